@@ -1,0 +1,3 @@
+"""ketaclinic: clinical workflow for ketamine and esketamine therapy."""
+
+__version__ = "0.1.0"

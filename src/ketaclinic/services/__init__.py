@@ -1,0 +1,1 @@
+"""Use cases that join the rules, the records and the files."""
