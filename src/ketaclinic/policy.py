@@ -156,10 +156,9 @@ def describe() -> list[tuple[str, float | bool, float, float, str]]:
     rows: list[tuple[str, float | bool, float, float, str]] = []
     for section, cls in SECTIONS.items():
         for f in fields(cls):
-            rows.append(
-                (f"{section}.{f.name}", f.default, f.metadata["low"], f.metadata["high"],
-                 f.metadata["source"])
-            )  # fmt: skip
+            meta = f.metadata
+            default: float | bool = f.default  # type: ignore[assignment]
+            rows.append((f"{section}.{f.name}", default, meta["low"], meta["high"], meta["source"]))
     return rows
 
 
