@@ -1,0 +1,170 @@
+"""Command line: ``ketaclinic screen``, ``ketaclinic demo``, ``ketaclinic policy``.
+
+Exit status: 0 whatever the decision; 2 for the bad inputs the contract names,
+with one line on stderr; 1 for anything unexpected (a defect, logged with its
+traceback to a file named in the message).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+import traceback
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import click
+import orjson
+import typer
+from rich.console import Console
+
+from ketaclinic import policy as policy_module
+from ketaclinic import screening_text
+from ketaclinic.fhir.bundle import BundleError
+from ketaclinic.services.screening import screen_bundle
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True)
+EXAMPLES_AS_OF = date(2026, 11, 1)
+DATE_FORM = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class BadInput(Exception):
+    """A bad input or argument the contract names: exit 2 with one line."""
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def _as_of(value: str | None, today: date) -> date:
+    if value is None:
+        return today
+    try:
+        if not DATE_FORM.fullmatch(value):
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadInput(f"--as-of: {value!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def _policy(path: Path | None) -> policy_module.Policy:
+    if path is None:
+        return policy_module.DEFAULT
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"--policy {path}: cannot read the file ({exc.__class__.__name__})") from None
+    try:
+        return policy_module.parse(text, name=path.stem)
+    except policy_module.PolicyError as exc:
+        raise BadInput(f"--policy {path}: {exc}") from None
+
+
+def _bundle_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise BadInput(f"{path}: is a directory, not a bundle file") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read the file ({exc.strerror})") from None
+
+
+def _print(result: dict[str, object], fmt: Format) -> None:
+    if fmt is Format.json:
+        sys.stdout.buffer.write(orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        screening_text.render(result, Console(highlight=False, soft_wrap=True))
+
+
+@app.command()
+def screen(
+    bundle: Annotated[Path, typer.Argument(help="FHIR R4 Bundle (JSON) of one patient")],
+    route: Annotated[str, typer.Option(help="iv, esketamine, im or oral")] = "iv",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="screening date YYYY-MM-DD")] = None,
+    policy: Annotated[Path | None, typer.Option(help="clinic policy TOML")] = None,
+    format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+) -> None:
+    """Screen one patient for ketamine or esketamine therapy."""
+    if route not in ("iv", "esketamine", "im", "oral"):
+        raise BadInput(f"--route: {route!r} is not one of iv, esketamine, im, oral")
+    if format not in ("text", "json"):
+        raise BadInput(f"--format: {format!r} is not one of text, json")
+    day = _as_of(as_of, date.today())
+    chosen = _policy(policy)
+    data = _bundle_bytes(bundle)
+    try:
+        result = screen_bundle(data, route=route, as_of=day, policy=chosen)
+    except BundleError as exc:
+        raise BadInput(f"{bundle}: {exc}") from None
+    _print(result, Format(format))
+
+
+@app.command()
+def demo(
+    examples: Annotated[Path, typer.Argument(help="folder of example bundles")] = Path("examples"),
+) -> None:
+    """Screen every example patient (pinned as of 2026-11-01) and print each decision."""
+    files = sorted(examples.glob("*.json"))
+    if not files:
+        raise BadInput(f"{examples}: no example bundles (*.json) found")
+    console = Console(highlight=False, soft_wrap=True)
+    for path in files:
+        route = "esketamine" if "esketamine" in path.stem else "iv"
+        console.rule(f"{path.name}  (--route {route} --as-of {EXAMPLES_AS_OF})")
+        try:
+            result = screen_bundle(path.read_bytes(), route=route, as_of=EXAMPLES_AS_OF)
+        except BundleError as exc:
+            raise BadInput(f"{path}: {exc}") from None
+        screening_text.render(result, console)
+        console.print()
+
+
+@app.command(name="policy")
+def show_policy() -> None:
+    """List every threshold and window with its default, allowed range and source."""
+    console = Console(highlight=False, soft_wrap=True)
+    for key, default, low, high, source in policy_module.describe():
+        console.print(f"{key} = {default}  (allowed {low}-{high}; {source})", markup=False)
+
+
+def _log_defect() -> Path:
+    handle, name = tempfile.mkstemp(prefix="ketaclinic-error-", suffix=".log")
+    with open(handle, "w", encoding="utf-8") as log:
+        log.write(traceback.format_exc())
+    return Path(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: maps bad input to exit 2 and defects to exit 1, one line each on stderr."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except BadInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except click.exceptions.NoArgsIsHelpError:
+        return 2
+    except click.UsageError as exc:
+        print(f"error: {exc.format_message()}", file=sys.stderr)
+        return 2
+    except click.exceptions.Abort:
+        print("aborted", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a defect: say so, keep the traceback for the developers
+        log = _log_defect()
+        print(
+            f"internal error (a defect in ketaclinic, not your input): "
+            f"{exc.__class__.__name__}: {exc}; traceback in {log}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())
