@@ -16,7 +16,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import orjson
 import typer
 from rich.console import Console
@@ -57,7 +56,9 @@ def _policy(path: Path | None) -> policy_module.Policy:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"--policy {path}: cannot read the file ({exc.__class__.__name__})") from None
+        raise BadInput(
+            f"--policy {path}: cannot read the file ({exc.__class__.__name__})"
+        ) from None
     try:
         return policy_module.parse(text, name=path.stem)
     except policy_module.PolicyError as exc:
@@ -140,6 +141,11 @@ def _log_defect() -> Path:
     return Path(name)
 
 
+def _is_usage_error(exc: Exception) -> bool:
+    """Typer's usage errors (unknown option, missing argument) carry exit code 2."""
+    return getattr(exc, "exit_code", None) == 2 and hasattr(exc, "format_message")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps bad input to exit 2 and defects to exit 1, one line each on stderr."""
     try:
@@ -147,15 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except click.exceptions.NoArgsIsHelpError:
-        return 2
-    except click.UsageError as exc:
-        print(f"error: {exc.format_message()}", file=sys.stderr)
-        return 2
-    except click.exceptions.Abort:
-        print("aborted", file=sys.stderr)
-        return 1
-    except Exception as exc:  # a defect: say so, keep the traceback for the developers
+    except Exception as exc:
+        if _is_usage_error(exc):
+            message = exc.format_message().strip().splitlines()  # type: ignore[attr-defined]
+            print(f"error: {' '.join(message) or 'bad arguments'}", file=sys.stderr)
+            return 2
+        # A defect: say so, and keep the traceback for the developers.
         log = _log_defect()
         print(
             f"internal error (a defect in ketaclinic, not your input): "

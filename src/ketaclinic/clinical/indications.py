@@ -56,9 +56,9 @@ _VALUE_SETS = {
 }
 
 
-def _active_in(conditions: Sequence[Condition], value_set: codes.ValueSet, as_of: date) -> tuple[
-    str, ...
-]:
+def _active_in(
+    conditions: Sequence[Condition], value_set: codes.ValueSet, as_of: date
+) -> tuple[str, ...]:
     return tuple(
         c.ref
         for c in conditions
@@ -124,7 +124,7 @@ def qualify(
         refs = diagnoses.evidence(indication_id) + extra
         qualifying.append(Indication(indication_id, on_label, refs))
 
-    resistant_for = {
+    resistant_for: dict[str, DepressionResistance | PainResistance] = {
         "treatment_resistant_depression": depression,
         "bipolar_depression": bipolar,
         "ptsd": depression,
