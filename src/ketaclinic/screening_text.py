@@ -50,7 +50,9 @@ def render(result: dict[str, Any], console: Console) -> None:
     if result["indications"]:
         for ind in result["indications"]:
             label = "on-label" if ind["on_label"] else "off-label"
-            console.print(f"Indication: {ind['id']} ({label}); evidence {', '.join(ind['evidence'])}")
+            console.print(
+                f"Indication: {ind['id']} ({label}); evidence {', '.join(ind['evidence'])}"
+            )
     else:
         console.print("Indication: none qualifies")
 

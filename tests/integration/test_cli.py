@@ -66,7 +66,9 @@ def test_json_that_is_not_a_bundle(tmp_path: Path) -> None:
 
 
 def test_no_patient(tmp_path: Path) -> None:
-    assert_refused(run("screen", write(tmp_path, bundle(mdd())), "--as-of", "2026-11-01"), "Patient")
+    assert_refused(
+        run("screen", write(tmp_path, bundle(mdd())), "--as-of", "2026-11-01"), "Patient"
+    )
 
 
 def test_two_patients(tmp_path: Path) -> None:

@@ -193,7 +193,13 @@ def _unrecognised(record: Record) -> list[Finding]:
     ]
 
 
-SYSTEM_NAMES = {ICD10: "ICD-10-CM", SNOMED: "SNOMED CT", LOINC: "LOINC", RXNORM: "RxNorm", CPT: "CPT"}
+SYSTEM_NAMES = {
+    ICD10: "ICD-10-CM",
+    SNOMED: "SNOMED CT",
+    LOINC: "LOINC",
+    RXNORM: "RxNorm",
+    CPT: "CPT",
+}
 
 
 def _label(system: str, code: str) -> str:
