@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -77,19 +78,23 @@ def render(result: dict[str, Any], console: Console) -> None:
         )
     )
     if tr["trials"]:
-        table = Table("medication", "class", "mg/day", "minimum", "weeks", "adequate", "outcome",
-                      "assumptions", "evidence")  # fmt: skip
-        for t in tr["trials"]:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for header in ("#", "drug", "class", "mg/day", "minimum", "weeks", "adequate", "outcome"):
+            table.add_column(header, overflow="fold")
+        for n, t in enumerate(tr["trials"], start=1):
             table.add_row(
-                t["medication"], _dash(t["class"]), _dash(t["daily_dose_mg"]),
+                str(n), t["medication"], _dash(t["class"]), _dash(t["daily_dose_mg"]),
                 _dash(t["minimum_adequate_mg"]), _dash(t["weeks"]),
                 "yes" if t["adequate"] else "no", _dash(t["outcome"]),
-                "; ".join(t["assumptions"]), ", ".join(t["evidence"]),
             )  # fmt: skip
         console.print(table)
+        for n, t in enumerate(tr["trials"], start=1):
+            console.print(f"  #{n} evidence: {', '.join(t['evidence'])}", markup=False)
+            for assumption in t["assumptions"]:
+                console.print(f"  #{n} assumption: {assumption}", markup=False)
 
     pain = result["pain_resistance"]
-    if pain["status"] != "not_applicable" or pain["treatments"]:
+    if pain["status"] != "not_applicable":
         console.print(
             Text(
                 f"Pain resistance: {pain['status']} "
