@@ -1,0 +1,718 @@
+"""Contraindications, and the blood-pressure information a screening cannot do without.
+
+Source: spec/screening.md, "Contraindications" and "Missing information"; the thresholds and
+windows are the policy's (ketaclinic.policy), each with its own source. The record given is
+already the as-of view (``view.as_of_view``): future-dated, entered-in-error and refuted records
+are gone. "Active" is ``view.is_active``; "any record" means active or past.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from ketaclinic.clinical import codes, medications
+from ketaclinic.clinical.codes import ValueSet
+from ketaclinic.clinical.facts import SNOMED, Condition, Moment, Observation, Record
+from ketaclinic.clinical.findings import Finding, Kind, Route
+from ketaclinic.clinical.view import age_on, is_active, is_ongoing
+from ketaclinic.policy import Policy
+
+SEEDS = "Seeds (qualification)"
+LABEL = "Spravato label"
+WORKING = "working value of ketaclinic (clinical-facts.md), clinic may change"
+
+
+def number(value: float) -> str:
+    """A reading as a clinician writes it: 172, not 172.0."""
+    return f"{value:g}"
+
+
+# --- Blood pressure ----
+
+
+@dataclass(frozen=True)
+class BloodPressureReading:
+    when: Moment
+    systolic: float
+    # None when only a systolic was recorded at that time: it counts for the systolic rules alone.
+    diastolic: float | None
+    evidence: tuple[str, ...]
+
+    def label(self) -> str:
+        diastolic = number(self.diastolic) if self.diastolic is not None else "?"
+        return f"{number(self.systolic)}/{diastolic} on {self.when.day.isoformat()}"
+
+    def above(self, systolic: float, diastolic: float) -> bool:
+        """Systolic above ``systolic`` or diastolic above ``diastolic`` (strictly)."""
+        return self.systolic > systolic or (
+            self.diastolic is not None and self.diastolic > diastolic
+        )
+
+
+def blood_pressure_readings(observations: Sequence[Observation]) -> list[BloodPressureReading]:
+    """Blood-pressure readings, oldest first.
+
+    Source: spec/screening.md, Observation: panels 85354-9 / 55284-4 with components 8480-6 and
+    8462-4, or separate 8480-6 and 8462-4 observations paired by the same effective time.
+    """
+    readings: list[BloodPressureReading] = []
+    systolic_alone: dict[datetime, tuple[Moment, float, str]] = {}
+    diastolic_alone: dict[datetime, tuple[float, str]] = {}
+    for o in observations:
+        if o.when is None:
+            continue
+        parts = {c.code: c.value for c in o.components if c.value is not None}
+        if codes.SYSTOLIC in parts or any(code in codes.BP_PANELS for code in o.codes):
+            systolic = parts.get(codes.SYSTOLIC)
+            if systolic is not None:
+                readings.append(
+                    BloodPressureReading(o.when, systolic, parts.get(codes.DIASTOLIC), (o.ref,))
+                )
+        elif o.value is not None and codes.SYSTOLIC in o.codes:
+            systolic_alone.setdefault(o.when.at, (o.when, o.value, o.ref))
+        elif o.value is not None and codes.DIASTOLIC in o.codes:
+            diastolic_alone.setdefault(o.when.at, (o.value, o.ref))
+    for at, (when, systolic, ref) in systolic_alone.items():
+        pair = diastolic_alone.get(at)
+        if pair is None:
+            readings.append(BloodPressureReading(when, systolic, None, (ref,)))
+        else:
+            readings.append(BloodPressureReading(when, systolic, pair[0], (ref, pair[1])))
+    readings.sort(key=lambda r: r.when.at)
+    return readings
+
+
+def _within(day: date, as_of: date, days: int) -> bool:
+    """On or before ``as_of`` and at most ``days`` days before it (exactly ``days`` counts)."""
+    return 0 <= (as_of - day).days <= days
+
+
+def _blood_pressure(record: Record, as_of: date, policy: Policy) -> list[Finding]:
+    bp = policy.blood_pressure
+    recent = [
+        r
+        for r in blood_pressure_readings(record.observations)
+        if _within(r.when.day, as_of, bp.window_days)
+    ]
+    crisis = _matching(record.conditions, codes.HYPERTENSIVE_CRISIS, as_of, active=True)
+    uncontrolled = f"{number(bp.uncontrolled_systolic)}/{number(bp.uncontrolled_diastolic)}"
+    elevated = f"{number(bp.elevated_systolic)}/{number(bp.elevated_diastolic)}"
+    last_two = recent[-2:]
+    confirmed = len(last_two) == 2 and all(
+        r.above(bp.uncontrolled_systolic, bp.uncontrolled_diastolic) for r in last_two
+    )
+    found: list[Finding] = []
+    if confirmed or crisis:
+        said = []
+        if confirmed:
+            first, second = last_two
+            said.append(
+                f"Blood pressure {first.label()} and {second.label()}, both above {uncontrolled}"
+            )
+        if crisis:
+            said.append(_active_sentence("hypertensive crisis", crisis))
+        found.append(
+            Finding(
+                "uncontrolled_hypertension",
+                "absolute",
+                _sentences(said),
+                _refs(*(r.evidence for r in last_two if confirmed), tuple(c.ref for c in crisis)),
+                f"{SEEDS}: systolic consistently > {number(bp.uncontrolled_systolic)} or "
+                f"diastolic > {number(bp.uncontrolled_diastolic)} mmHg (latest two readings "
+                f"within {bp.window_days} days); active I16.x hypertensive crisis (spec)",
+            )
+        )
+    if not recent:
+        found.append(
+            Finding(
+                "blood_pressure",
+                "missing",
+                f"No blood pressure reading in the {bp.window_days} days before "
+                f"{as_of.isoformat()}.",
+                (),
+                f"spec/screening.md, Missing information; readings count for "
+                f"{bp.window_days} days ({WORKING})",
+            )
+        )
+        return found
+    latest = recent[-1]
+    if not confirmed and not crisis and latest.above(bp.elevated_systolic, bp.elevated_diastolic):
+        found.append(
+            Finding(
+                "elevated_blood_pressure",
+                "relative",
+                f"Latest blood pressure {latest.label()} is above {elevated}.",
+                latest.evidence,
+                f"{LABEL}: above about {elevated}, weigh the risk and consider delaying; "
+                f"latest reading within {bp.window_days} days (spec)",
+            )
+        )
+    if not confirmed and latest.above(bp.uncontrolled_systolic, bp.uncontrolled_diastolic):
+        found.append(
+            Finding(
+                "blood_pressure_confirmation",
+                "missing",
+                f"Blood pressure {latest.label()} is above {uncontrolled} with no second "
+                "reading to confirm it: repeat the measurement.",
+                latest.evidence,
+                f"{SEEDS}: uncontrolled means consistently above {uncontrolled}; "
+                "spec/screening.md: a single reading needs a second to confirm it",
+            )
+        )
+    return found
+
+
+# --- Conditions ----
+
+
+def _matching(
+    conditions: Iterable[Condition], value_set: ValueSet, as_of: date, *, active: bool
+) -> list[Condition]:
+    return [
+        c
+        for c in conditions
+        if codes.matches(value_set, c.codings, c.text) and (not active or is_active(c, as_of))
+    ]
+
+
+def _refs(*groups: Iterable[str]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for group in groups:
+        for ref in group:
+            seen.setdefault(ref, None)
+    return tuple(seen)
+
+
+def _describe(c: Condition) -> str:
+    when = c.onset or c.recorded
+    dated = f", since {when.isoformat()}" if when else ""
+    return f"{codes.first_label(c.codings, c.text)}{dated} ({c.ref})"
+
+
+def _sentences(parts: Sequence[str], tail: str = ".") -> str:
+    """Parts of one message joined, first letter capitalised."""
+    text = "; ".join(parts) + tail
+    return text[:1].upper() + text[1:]
+
+
+def _active_sentence(what: str, found: Sequence[Condition]) -> str:
+    return f"Active {what}: " + "; ".join(_describe(c) for c in found)
+
+
+def _record_sentence(what: str, found: Sequence[Condition]) -> str:
+    return f"Recorded {what}: " + "; ".join(_describe(c) for c in found)
+
+
+@dataclass(frozen=True)
+class _ConditionRule:
+    id: str
+    kind: Kind
+    value_set: ValueSet
+    active: bool
+    what: str
+    source: str
+
+
+def _condition_rules(route: Route) -> tuple[_ConditionRule, ...]:
+    """Rows of the table that are a diagnosis alone. The label makes some absolute on esketamine."""
+    label_kind: Kind = "absolute" if route == "esketamine" else "relative"
+    on_route = f"absolute on esketamine ({LABEL}), relative on other routes (spec)"
+    return (
+        _ConditionRule(
+            "psychotic_disorder",
+            "absolute",
+            codes.PSYCHOTIC_DISORDER,
+            False,
+            "psychotic disorder",
+            f"{SEEDS}: history of active psychosis, schizophrenia, schizoaffective disorder",
+        ),
+        _ConditionRule(
+            "breastfeeding",
+            "absolute",
+            codes.BREASTFEEDING,
+            True,
+            "breastfeeding",
+            f"{SEEDS}: nursing mothers are not eligible",
+        ),
+        _ConditionRule(
+            "aneurysmal_vascular_disease",
+            label_kind,
+            codes.ANEURYSMAL_VASCULAR_DISEASE,
+            True,
+            "aneurysmal vascular disease",
+            f"{LABEL}: contraindicated in aneurysmal vascular disease; {on_route}",
+        ),
+        _ConditionRule(
+            "arteriovenous_malformation",
+            label_kind,
+            codes.ARTERIOVENOUS_MALFORMATION,
+            False,
+            "arteriovenous malformation",
+            f"{LABEL}: contraindicated in arteriovenous malformation; {on_route}",
+        ),
+        _ConditionRule(
+            "intracerebral_hemorrhage_history",
+            label_kind,
+            codes.INTRACEREBRAL_HEMORRHAGE,
+            False,
+            "intracranial haemorrhage",
+            f"{LABEL}: contraindicated with a history of intracerebral haemorrhage; {on_route}",
+        ),
+        _ConditionRule(
+            "raised_intracranial_or_intraocular_pressure",
+            "relative",
+            codes.RAISED_INTRACRANIAL_OR_INTRAOCULAR_PRESSURE,
+            True,
+            "raised intracranial or intraocular pressure",
+            f"{SEEDS}: raised intracranial or intraocular pressure (glaucoma)",
+        ),
+        _ConditionRule(
+            "current_mania",
+            "relative",
+            codes.CURRENT_MANIA,
+            True,
+            "mania",
+            f"{SEEDS}: current mania (treat once stabilised)",
+        ),
+        _ConditionRule(
+            "dissociative_disorder",
+            "relative",
+            codes.DISSOCIATIVE_DISORDER,
+            False,
+            "dissociative disorder",
+            f"{SEEDS}: severe dissociation history requires further evaluation",
+        ),
+        _ConditionRule(
+            "severe_personality_disorder",
+            "relative",
+            codes.SEVERE_PERSONALITY_DISORDER,
+            True,
+            "personality disorder",
+            f"{SEEDS}: severe personality disorder requires further evaluation",
+        ),
+    )
+
+
+def _by_condition(record: Record, as_of: date, rule: _ConditionRule) -> list[Finding]:
+    found = _matching(record.conditions, rule.value_set, as_of, active=rule.active)
+    if not found:
+        return []
+    sentence = (_active_sentence if rule.active else _record_sentence)(rule.what, found)
+    return [Finding(rule.id, rule.kind, sentence + ".", _refs(c.ref for c in found), rule.source)]
+
+
+def _months_before(day: date, months: int) -> date:
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def _cardiac(record: Record, as_of: date, policy: Policy) -> list[Finding]:
+    months = policy.cardiac.recent_infarction_months
+    since = _months_before(as_of, months)
+
+    def recent(c: Condition) -> bool:
+        when = c.onset or c.recorded
+        # An undated infarction still coded as active is acute by definition (I21 covers the
+        # first 4 weeks; later it is I25.2), so it is taken as recent rather than ignored.
+        return is_active(c, as_of) if when is None else when >= since
+
+    infarctions = [
+        c for c in _matching(record.conditions, codes.MYOCARDIAL_INFARCTION, as_of, active=False)
+        if recent(c)
+    ]  # fmt: skip
+    angina = _matching(record.conditions, codes.UNSTABLE_ANGINA, as_of, active=True)
+    severe_cad = [
+        c
+        for c in _matching(record.conditions, codes.CORONARY_ARTERY_DISEASE, as_of, active=True)
+        if c.severe
+    ]
+    found: list[Finding] = []
+    if infarctions:
+        found.append(
+            Finding(
+                "recent_myocardial_infarction",
+                "absolute",
+                f"Myocardial infarction within {months} months (since {since.isoformat()}): "
+                + "; ".join(_describe(c) for c in infarctions)
+                + ".",
+                _refs(c.ref for c in infarctions),
+                f"{SEEDS}: recent heart attack; 'recent' taken as {months} months ({WORKING})",
+            )
+        )
+    if angina:
+        found.append(
+            Finding(
+                "unstable_angina",
+                "absolute",
+                _active_sentence("unstable angina", angina) + ".",
+                _refs(c.ref for c in angina),
+                f"{SEEDS}: unstable angina",
+            )
+        )
+    if severe_cad:
+        found.append(
+            Finding(
+                "severe_coronary_artery_disease",
+                "absolute",
+                _active_sentence("coronary artery disease recorded as severe", severe_cad) + ".",
+                _refs(c.ref for c in severe_cad),
+                f"{SEEDS}: severe coronary artery disease (severity SNOMED CT 24484000)",
+            )
+        )
+    # "The rest of I20-I25": every heart-disease record that did not itself make one of the
+    # absolute findings above, so an infarction older than the window is still history.
+    used = {c.ref for c in (*infarctions, *angina, *severe_cad)}
+    history = [
+        c
+        for c in _matching(record.conditions, codes.HEART_DISEASE, as_of, active=False)
+        if c.ref not in used
+    ]
+    if history:
+        found.append(
+            Finding(
+                "heart_disease_history",
+                "relative",
+                _record_sentence("heart disease", history) + ".",
+                _refs(c.ref for c in history),
+                f"{SEEDS}: history of heart disease requires further evaluation",
+            )
+        )
+    return found
+
+
+# --- Laboratory values ----
+
+
+def _latest(
+    observations: Iterable[Observation], wanted: Sequence[str], as_of: date, days: int
+) -> Observation | None:
+    found = [
+        o
+        for o in observations
+        if o.when is not None
+        and o.value is not None
+        and any(code in wanted for code in o.codes)
+        and _within(o.when.day, as_of, days)
+    ]
+    return max(found, key=lambda o: o.when.at if o.when else datetime.min, default=None)
+
+
+def _reading(o: Observation, name: str) -> str:
+    day = o.when.day.isoformat() if o.when else "an unknown date"
+    unit = f" {o.unit}" if o.unit else ""
+    value = number(o.value) if o.value is not None else "?"
+    return f"{name} {value}{unit} on {day} ({o.ref})"
+
+
+def _hepatic(record: Record, as_of: date, policy: Policy) -> list[Finding]:
+    limit, days = policy.liver.transaminase_limit, policy.liver.window_days
+    found = _matching(record.conditions, codes.HEPATIC_IMPAIRMENT, as_of, active=True)
+    # ALT and AST are judged each on its own latest value: a normal AST does not hide a high ALT.
+    high = [
+        (o, name)
+        for code, name in ((codes.ALT, "ALT"), (codes.AST, "AST"))
+        if (o := _latest(record.observations, (code,), as_of, days)) is not None
+        and o.value is not None
+        and o.value > limit
+    ]
+    if not found and not high:
+        return []
+    said = [_active_sentence("liver disease", found)] if found else []
+    said += [f"latest {_reading(o, name)} above {number(limit)} U/L" for o, name in high]
+    return [
+        Finding(
+            "hepatic_impairment",
+            "relative",
+            _sentences(said),
+            _refs((c.ref for c in found), (o.ref for o, _ in high)),
+            f"{SEEDS}: significant liver impairment; ALT or AST > {number(limit)} U/L "
+            f"(3 x the upper limit of normal) within {days} days ({WORKING})",
+        )
+    ]
+
+
+def _renal(record: Record, as_of: date, policy: Policy) -> list[Finding]:
+    limit, days = policy.kidney.egfr_limit, policy.kidney.window_days
+    found = _matching(record.conditions, codes.RENAL_IMPAIRMENT, as_of, active=True)
+    egfr = _latest(record.observations, codes.EGFR, as_of, days)
+    low = egfr is not None and egfr.value is not None and egfr.value < limit
+    if not found and not low:
+        return []
+    said = [_active_sentence("kidney disease", found)] if found else []
+    if low and egfr is not None:
+        said.append(f"latest {_reading(egfr, 'eGFR')} below {number(limit)}")
+    return [
+        Finding(
+            "renal_impairment",
+            "relative",
+            _sentences(said),
+            _refs((c.ref for c in found), (egfr.ref,) if low and egfr else ()),
+            f"{SEEDS}: significant kidney impairment; eGFR < {number(limit)} mL/min/1.73 m2 "
+            f"(CKD stage 3, KDIGO) within {days} days ({WORKING})",
+        )
+    ]
+
+
+def _ongoing(record: Record, as_of: date, group: str) -> list[str]:
+    return [
+        m.ref
+        for m in record.medications
+        if medications.in_group(m.ingredient, group) and is_ongoing(m, as_of)
+    ]
+
+
+def _hyperthyroidism(record: Record, as_of: date, policy: Policy) -> list[Finding]:
+    limit, days = policy.thyroid.tsh_suppressed, policy.thyroid.window_days
+    if _ongoing(record, as_of, "antithyroid"):
+        return []
+    found = _matching(record.conditions, codes.HYPERTHYROIDISM, as_of, active=True)
+    tsh = _latest(record.observations, (codes.TSH,), as_of, days)
+    # Thyroid hormone taken by mouth suppresses TSH without hyperthyroidism.
+    low = (
+        tsh is not None
+        and tsh.value is not None
+        and tsh.value < limit
+        and not _ongoing(record, as_of, "thyroid_replacement")
+    )
+    if not found and not low:
+        return []
+    said = [_active_sentence("hyperthyroidism", found)] if found else []
+    if low and tsh is not None:
+        said.append(f"latest {_reading(tsh, 'TSH')} below {number(limit)} mIU/L")
+    return [
+        Finding(
+            "untreated_hyperthyroidism",
+            "relative",
+            _sentences(said, ", with no ongoing antithyroid medication."),
+            _refs((c.ref for c in found), (tsh.ref,) if low and tsh else ()),
+            f"{SEEDS}: untreated hyperthyroidism; TSH < {number(limit)} mIU/L within {days} days "
+            f"counts as suppressed ({WORKING})",
+        )
+    ]
+
+
+def _untreated_hypertension(record: Record, as_of: date) -> list[Finding]:
+    found = _matching(record.conditions, codes.HYPERTENSION, as_of, active=True)
+    if not found or _ongoing(record, as_of, "antihypertensive"):
+        return []
+    return [
+        Finding(
+            "untreated_hypertension",
+            "relative",
+            _active_sentence("hypertension", found) + ", with no ongoing antihypertensive.",
+            _refs(c.ref for c in found),
+            f"{SEEDS}: untreated hypertension requires further evaluation",
+        )
+    ]
+
+
+def _substance_use(record: Record, as_of: date) -> list[Finding]:
+    disorder: list[Condition] = []
+    remission: list[Condition] = []
+    for c in _matching(record.conditions, codes.SUBSTANCE_USE_DISORDER, as_of, active=False):
+        in_remission_code = codes.matches(codes.SUBSTANCE_USE_IN_REMISSION, c.codings)
+        if c.clinical_status == "remission" or (in_remission_code and is_active(c, as_of)):
+            remission.append(c)
+        elif is_active(c, as_of):
+            disorder.append(c)
+    found: list[Finding] = []
+    if disorder:
+        found.append(
+            Finding(
+                "substance_use_disorder",
+                "relative",
+                _active_sentence("substance use disorder", disorder) + ".",
+                _refs(c.ref for c in disorder),
+                f"{SEEDS}: active substance use disorder (needs a period of sobriety)",
+            )
+        )
+    if remission:
+        found.append(
+            Finding(
+                "substance_use_in_remission",
+                "note",
+                "Substance use disorder in remission: "
+                + "; ".join(_describe(c) for c in remission)
+                + ".",
+                _refs(c.ref for c in remission),
+                f"{SEEDS}: active substance use disorder is relative; in-remission codes "
+                "(F1x.11, F1x.21, F1x.91) and clinical status remission are noted (spec)",
+            )
+        )
+    return found
+
+
+def _suicidality(record: Record, as_of: date, policy: Policy) -> list[Finding]:
+    days = policy.suicidality.item9_window_days
+    found = _matching(record.conditions, codes.SUICIDAL_IDEATION, as_of, active=True)
+    items = sorted(
+        (
+            o
+            for o in record.observations
+            if codes.PHQ9_ITEM9 in o.codes
+            and o.when is not None
+            and o.value is not None
+            and o.value >= 1
+            and _within(o.when.day, as_of, days)
+        ),
+        key=lambda o: o.when.at if o.when else datetime.min,
+    )
+    if not found and not items:
+        return []
+    said = [_active_sentence("suicidal ideation", found)] if found else []
+    said += [_reading(o, "PHQ-9 item 9 scored") for o in items]
+    return [
+        Finding(
+            "active_suicidality",
+            "relative",
+            _sentences(said),
+            _refs((c.ref for c in found), (o.ref for o in items)),
+            f"{SEEDS}: active suicidality requires further evaluation; PHQ-9 item 9 >= 1 within "
+            f"{days} days calls for a same-day safety assessment ({WORKING})",
+        )
+    ]
+
+
+# --- Pregnancy ----
+
+
+def pregnancy_result(o: Observation, policy: Policy) -> bool | None:
+    """A pregnancy test or status read as positive (True), negative (False) or unreadable.
+
+    Source: spec/screening.md: hCG 2106-3 / 2118-8 with SNOMED 10828004 positive / 260385009
+    negative, or numeric above ``pregnancy.hcg_positive`` mIU/mL; status 82810-3 with 77386006.
+    """
+    for c in o.value_codings:
+        if c.system != SNOMED:
+            continue
+        if c.code in (codes.SCT_POSITIVE, codes.SCT_PREGNANT):
+            return True
+        if c.code in (codes.SCT_NEGATIVE, codes.SCT_NOT_PREGNANT):
+            return False
+    if o.value is not None and any(code in codes.HCG for code in o.codes):
+        return o.value > policy.pregnancy.hcg_positive
+    text = (o.value_text or "").strip().lower()
+    if text in ("positive", "pos", "pregnant"):
+        return True
+    if text in ("negative", "neg", "not pregnant"):
+        return False
+    return None
+
+
+def _pregnancy(record: Record, as_of: date, policy: Policy) -> list[Finding]:
+    days = policy.pregnancy.positive_test_days
+    found = _matching(record.conditions, codes.PREGNANCY, as_of, active=True)
+    tests = sorted(
+        (
+            (o, result)
+            for o in record.observations
+            if o.when is not None
+            and any(code in (*codes.HCG, codes.PREGNANCY_STATUS) for code in o.codes)
+            and _within(o.when.day, as_of, days)
+            and (result := pregnancy_result(o, policy)) is not None
+        ),
+        key=lambda pair: pair[0].when.at if pair[0].when else datetime.min,
+    )
+    # The latest readable test decides: a positive stands unless a later test is negative.
+    positive = tests[-1][0] if tests and tests[-1][1] else None
+    if not found and positive is None:
+        return []
+    said = [_active_sentence("pregnancy", found)] if found else []
+    if positive is not None:
+        day = positive.when.day.isoformat() if positive.when else "an unknown date"
+        shown = ""
+        if positive.value is not None:
+            unit = f" {positive.unit}" if positive.unit else ""
+            shown = f" ({number(positive.value)}{unit})"
+        said.append(
+            f"positive pregnancy test{shown} on {day} ({positive.ref}), with no later negative test"
+        )
+    return [
+        Finding(
+            "pregnancy",
+            "absolute",
+            _sentences(said),
+            _refs((c.ref for c in found), (positive.ref,) if positive else ()),
+            f"{SEEDS}: pregnancy; a positive test stands {days} days unless a later test is "
+            f"negative, hCG > {number(policy.pregnancy.hcg_positive)} mIU/mL positive ({WORKING})",
+        )
+    ]
+
+
+# --- The whole table ----
+
+
+def _allergy(record: Record) -> list[Finding]:
+    found = [a for a in record.allergies if codes.matches(codes.KETAMINE, a.codings, a.text)]
+    if not found:
+        return []
+    names = "; ".join(f"{codes.first_label(a.codings, a.text)} ({a.ref})" for a in found)
+    return [
+        Finding(
+            "ketamine_allergy",
+            "absolute",
+            f"Recorded allergy or intolerance to ketamine or esketamine: {names}.",
+            _refs(a.ref for a in found),
+            f"{SEEDS}: ketamine allergy; {LABEL}: hypersensitivity to esketamine or ketamine",
+        )
+    ]
+
+
+def _under_age(record: Record, as_of: date, route: Route, policy: Policy) -> list[Finding]:
+    born = record.patient.birth_date
+    if born is None:
+        return []
+    age = age_on(born, as_of)
+    if age >= policy.age.adult:
+        return []
+    kind: Kind = "absolute" if route == "esketamine" else "relative"
+    return [
+        Finding(
+            "under_18",
+            kind,
+            f"Aged {age} on {as_of.isoformat()} (born {born.isoformat()}), "
+            f"below {policy.age.adult}.",
+            (record.patient.ref,),
+            f"{LABEL}: adults only; absolute on esketamine, relative on other routes (spec)",
+        )
+    ]
+
+
+def contraindications(record: Record, as_of: date, route: Route, policy: Policy) -> list[Finding]:
+    """Every row of the spec's Contraindications table that holds, in the table's order,
+    with the blood-pressure ``missing`` findings and the ``substance_use_in_remission`` note.
+
+    ``record`` must already be the as-of view (``view.as_of_view``).
+    """
+    rules = {rule.id: rule for rule in _condition_rules(route)}
+
+    def condition(rule_id: str) -> Callable[[], list[Finding]]:
+        return lambda: _by_condition(record, as_of, rules[rule_id])
+
+    steps: tuple[Callable[[], list[Finding]], ...] = (
+        lambda: _blood_pressure(record, as_of, policy),
+        lambda: _untreated_hypertension(record, as_of),
+        lambda: _cardiac(record, as_of, policy),
+        condition("psychotic_disorder"),
+        lambda: _allergy(record),
+        lambda: _pregnancy(record, as_of, policy),
+        condition("breastfeeding"),
+        lambda: _under_age(record, as_of, route, policy),
+        condition("aneurysmal_vascular_disease"),
+        condition("arteriovenous_malformation"),
+        condition("intracerebral_hemorrhage_history"),
+        condition("raised_intracranial_or_intraocular_pressure"),
+        lambda: _hepatic(record, as_of, policy),
+        lambda: _renal(record, as_of, policy),
+        lambda: _hyperthyroidism(record, as_of, policy),
+        lambda: _substance_use(record, as_of),
+        condition("current_mania"),
+        lambda: _suicidality(record, as_of, policy),
+        condition("dissociative_disorder"),
+        condition("severe_personality_disorder"),
+    )
+    return [finding for step in steps for finding in step()]
