@@ -248,6 +248,7 @@ def test_separate_systolic_and_diastolic_pair_by_the_same_time() -> None:
     assert [(r.systolic, r.diastolic, r.evidence) for r in readings] == [
         (165, 95, ("Observation/s1", "Observation/d1")),
         (170, None, ("Observation/s2",)),
+        (None, 99, ("Observation/d2",)),
     ]
     # Both systolics are above 160: the unpaired one counts for the systolic rule.
     assert ids(run(record(observations=observations))) == {
@@ -262,6 +263,26 @@ def test_a_systolic_alone_counts_for_the_systolic_rules_only() -> None:
     found = run(rec)
     assert ids(found) == {("elevated_blood_pressure", "relative")}
     assert "145/?" in one(found, "elevated_blood_pressure").message
+
+
+def test_a_diastolic_alone_counts_for_the_diastolic_rules() -> None:
+    rec = record(
+        observations=(Observation("Observation/d", ("8462-4",), at(days_ago(2)), value=95),)
+    )
+    found = run(rec)
+    # 95 > 90: elevated, and above the uncontrolled diastolic with no second reading.
+    assert ids(found) == {
+        ("elevated_blood_pressure", "relative"),
+        ("blood_pressure_confirmation", "missing"),
+    }
+    assert "?/95" in one(found, "elevated_blood_pressure").message
+
+
+def test_a_diastolic_alone_at_90_is_not_elevated() -> None:
+    rec = record(
+        observations=(Observation("Observation/d", ("8462-4",), at(days_ago(2)), value=90),)
+    )
+    assert run(rec) == []
 
 
 def test_blood_pressure_thresholds_come_from_the_policy() -> None:
@@ -565,6 +586,11 @@ def test_under_18_is_absolute_on_esketamine_relative_otherwise() -> None:
     assert ids(run(rec, "esketamine")) == {("under_18", "absolute")}
     for route in ("iv", "im", "oral"):
         assert ids(run(rec, route)) == {("under_18", "relative")}
+
+
+def test_no_birth_date_is_missing_information_not_an_assumed_adult() -> None:
+    for route in ("esketamine", "iv"):
+        assert ids(run(record(birth=None), route)) == {("birth_date", "missing")}
 
 
 def test_eighteenth_birthday_on_the_screening_date_is_adult() -> None:

@@ -35,19 +35,22 @@ def number(value: float) -> str:
 
 @dataclass(frozen=True)
 class BloodPressureReading:
+    """One reading. A half recorded alone counts for its own rules (systolic or diastolic)."""
+
     when: Moment
-    systolic: float
-    # None when only a systolic was recorded at that time: it counts for the systolic rules alone.
+    systolic: float | None
     diastolic: float | None
     evidence: tuple[str, ...]
 
     def label(self) -> str:
-        diastolic = number(self.diastolic) if self.diastolic is not None else "?"
-        return f"{number(self.systolic)}/{diastolic} on {self.when.day.isoformat()}"
+        def shown(value: float | None) -> str:
+            return number(value) if value is not None else "?"
+
+        return f"{shown(self.systolic)}/{shown(self.diastolic)} on {self.when.day.isoformat()}"
 
     def above(self, systolic: float, diastolic: float) -> bool:
         """Systolic above ``systolic`` or diastolic above ``diastolic`` (strictly)."""
-        return self.systolic > systolic or (
+        return (self.systolic is not None and self.systolic > systolic) or (
             self.diastolic is not None and self.diastolic > diastolic
         )
 
@@ -56,31 +59,35 @@ def blood_pressure_readings(observations: Sequence[Observation]) -> list[BloodPr
     """Blood-pressure readings, oldest first.
 
     Source: spec/screening.md, Observation: panels 85354-9 / 55284-4 with components 8480-6 and
-    8462-4, or separate 8480-6 and 8462-4 observations paired by the same effective time.
+    8462-4, or separate 8480-6 and 8462-4 observations paired by the same effective time. The spec
+    counts a lone systolic for the systolic rules; a lone diastolic is read the same way for the
+    diastolic rules rather than dropped, since a diastolic of 110 alone must not pass silently.
     """
     readings: list[BloodPressureReading] = []
     systolic_alone: dict[datetime, tuple[Moment, float, str]] = {}
-    diastolic_alone: dict[datetime, tuple[float, str]] = {}
+    diastolic_alone: dict[datetime, tuple[Moment, float, str]] = {}
     for o in observations:
         if o.when is None:
             continue
         parts = {c.code: c.value for c in o.components if c.value is not None}
-        if codes.SYSTOLIC in parts or any(code in codes.BP_PANELS for code in o.codes):
-            systolic = parts.get(codes.SYSTOLIC)
-            if systolic is not None:
-                readings.append(
-                    BloodPressureReading(o.when, systolic, parts.get(codes.DIASTOLIC), (o.ref,))
+        if codes.SYSTOLIC in parts or codes.DIASTOLIC in parts:
+            readings.append(
+                BloodPressureReading(
+                    o.when, parts.get(codes.SYSTOLIC), parts.get(codes.DIASTOLIC), (o.ref,)
                 )
+            )
         elif o.value is not None and codes.SYSTOLIC in o.codes:
             systolic_alone.setdefault(o.when.at, (o.when, o.value, o.ref))
         elif o.value is not None and codes.DIASTOLIC in o.codes:
-            diastolic_alone.setdefault(o.when.at, (o.value, o.ref))
+            diastolic_alone.setdefault(o.when.at, (o.when, o.value, o.ref))
     for at, (when, systolic, ref) in systolic_alone.items():
-        pair = diastolic_alone.get(at)
+        pair = diastolic_alone.pop(at, None)
         if pair is None:
             readings.append(BloodPressureReading(when, systolic, None, (ref,)))
         else:
-            readings.append(BloodPressureReading(when, systolic, pair[0], (ref, pair[1])))
+            readings.append(BloodPressureReading(when, systolic, pair[1], (ref, pair[2])))
+    for when, diastolic, ref in diastolic_alone.values():
+        readings.append(BloodPressureReading(when, None, diastolic, (ref,)))
     readings.sort(key=lambda r: r.when.at)
     return readings
 
@@ -665,7 +672,16 @@ def _allergy(record: Record) -> list[Finding]:
 def _under_age(record: Record, as_of: date, route: Route, policy: Policy) -> list[Finding]:
     born = record.patient.birth_date
     if born is None:
-        return []
+        # Age decides an absolute rule on esketamine and a relative one elsewhere: never assume adult.
+        return [
+            Finding(
+                "birth_date",
+                "missing",
+                "No birth date is recorded: whether the patient is an adult cannot be checked.",
+                (record.patient.ref,),
+                f"{LABEL}: adults only; ketaclinic: an unreadable age is flagged, not assumed",
+            )
+        ]
     age = age_on(born, as_of)
     if age >= policy.age.adult:
         return []
