@@ -31,8 +31,15 @@ ICD = "http://hl7.org/fhir/sid/icd-10-cm"
 LOINC = "http://loinc.org"
 OUTCOME = "http://ketaclinic.org/fhir/CodeSystem/trial-outcome"
 DIAGNOSES = ["F33.2", "F32.1", "F31.4", "F43.10", "F41.1", "G90.511", "M79.7", "I10", "F20.0"]
-DRUGS = [("sertraline", 100), ("fluoxetine", 20), ("venlafaxine", 150), ("bupropion", 300),
-         ("escitalopram", 10), ("lorazepam", 1), ("quetiapine", 300)]  # fmt: skip
+DRUGS = [
+    ("sertraline", 100),
+    ("fluoxetine", 20),
+    ("venlafaxine", 150),
+    ("bupropion", 300),
+    ("escitalopram", 10),
+    ("lorazepam", 1),
+    ("quetiapine", 300),
+]
 
 
 def _day(rng: random.Random, back: int) -> str:
@@ -44,49 +51,115 @@ def patient_bundle(rng: random.Random, index: int, padding: int = 0) -> dict[str
     pid = f"p{index}"
     subject = {"reference": f"Patient/{pid}"}
     res: list[dict[str, Any]] = [
-        {"resourceType": "Patient", "id": pid, "gender": rng.choice(["male", "female"]),
-         "birthDate": f"{rng.randint(1950, 2005)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}"},
-    ]  # fmt: skip
+        {
+            "resourceType": "Patient",
+            "id": pid,
+            "gender": rng.choice(["male", "female"]),
+            "birthDate": f"{rng.randint(1950, 2005)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+        },
+    ]
     for n, code in enumerate(rng.sample(DIAGNOSES, rng.randint(1, 3))):
-        res.append({"resourceType": "Condition", "id": f"{pid}-c{n}", "subject": subject,
-                    "code": {"coding": [{"system": ICD, "code": code}]},
-                    "onsetDateTime": _day(rng, 2000)})  # fmt: skip
+        res.append(
+            {
+                "resourceType": "Condition",
+                "id": f"{pid}-c{n}",
+                "subject": subject,
+                "code": {"coding": [{"system": ICD, "code": code}]},
+                "onsetDateTime": _day(rng, 2000),
+            }
+        )
     for n, (drug, dose) in enumerate(rng.sample(DRUGS, rng.randint(1, 4))):
         start = AS_OF - timedelta(days=rng.randint(60, 900))
-        res.append({
-            "resourceType": "MedicationStatement", "id": f"{pid}-m{n}", "subject": subject,
-            "status": rng.choice(["completed", "active", "stopped"]),
-            "medicationCodeableConcept": {"text": drug},
-            "effectivePeriod": {"start": start.isoformat(),
-                                "end": (start + timedelta(weeks=rng.randint(2, 12))).isoformat()},
-            "dosage": [{"timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
-                        "doseAndRate": [{"doseQuantity": {"value": dose, "unit": "mg"}}]}],
-            "statusReason": [{"coding": [{"system": OUTCOME, "code": rng.choice(
-                ["no-response", "partial-response", "response", "intolerance"])}]}],
-        })  # fmt: skip
-    labs = [("1742-6", 20, 160), ("2160-0", 0.6, 1.4), ("33914-3", 40, 110), ("44261-6", 5, 27),
-            ("8867-4", 55, 110), ("29463-7", 50, 120), ("3016-3", 0.05, 4.0)]  # fmt: skip
+        res.append(
+            {
+                "resourceType": "MedicationStatement",
+                "id": f"{pid}-m{n}",
+                "subject": subject,
+                "status": rng.choice(["completed", "active", "stopped"]),
+                "medicationCodeableConcept": {"text": drug},
+                "effectivePeriod": {
+                    "start": start.isoformat(),
+                    "end": (start + timedelta(weeks=rng.randint(2, 12))).isoformat(),
+                },
+                "dosage": [
+                    {
+                        "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                        "doseAndRate": [{"doseQuantity": {"value": dose, "unit": "mg"}}],
+                    }
+                ],
+                "statusReason": [
+                    {
+                        "coding": [
+                            {
+                                "system": OUTCOME,
+                                "code": rng.choice(
+                                    ["no-response", "partial-response", "response", "intolerance"]
+                                ),
+                            }
+                        ]
+                    }
+                ],
+            }
+        )
+    labs = [
+        ("1742-6", 20, 160),
+        ("2160-0", 0.6, 1.4),
+        ("33914-3", 40, 110),
+        ("44261-6", 5, 27),
+        ("8867-4", 55, 110),
+        ("29463-7", 50, 120),
+        ("3016-3", 0.05, 4.0),
+    ]
     for n, (code, low, high) in enumerate(labs):
-        res.append({"resourceType": "Observation", "id": f"{pid}-o{n}", "status": "final",
-                    "subject": subject, "code": {"coding": [{"system": LOINC, "code": code}]},
-                    "effectiveDateTime": _day(rng, 120),
-                    "valueQuantity": {"value": round(rng.uniform(low, high), 1)}})  # fmt: skip
+        res.append(
+            {
+                "resourceType": "Observation",
+                "id": f"{pid}-o{n}",
+                "status": "final",
+                "subject": subject,
+                "code": {"coding": [{"system": LOINC, "code": code}]},
+                "effectiveDateTime": _day(rng, 120),
+                "valueQuantity": {"value": round(rng.uniform(low, high), 1)},
+            }
+        )
     for n in range(2):
-        res.append({"resourceType": "Observation", "id": f"{pid}-bp{n}", "status": "final",
-                    "subject": subject, "code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
-                    "effectiveDateTime": _day(rng, 60), "component": [
-                        {"code": {"coding": [{"system": LOINC, "code": "8480-6"}]},
-                         "valueQuantity": {"value": rng.randint(105, 175), "unit": "mm[Hg]"}},
-                        {"code": {"coding": [{"system": LOINC, "code": "8462-4"}]},
-                         "valueQuantity": {"value": rng.randint(60, 100), "unit": "mm[Hg]"}}]})  # fmt: skip
+        res.append(
+            {
+                "resourceType": "Observation",
+                "id": f"{pid}-bp{n}",
+                "status": "final",
+                "subject": subject,
+                "code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
+                "effectiveDateTime": _day(rng, 60),
+                "component": [
+                    {
+                        "code": {"coding": [{"system": LOINC, "code": "8480-6"}]},
+                        "valueQuantity": {"value": rng.randint(105, 175), "unit": "mm[Hg]"},
+                    },
+                    {
+                        "code": {"coding": [{"system": LOINC, "code": "8462-4"}]},
+                        "valueQuantity": {"value": rng.randint(60, 100), "unit": "mm[Hg]"},
+                    },
+                ],
+            }
+        )
     kinds = ["Claim", "ExplanationOfBenefit", "Encounter", "ImagingStudy", "DiagnosticReport"]
     for n in range(padding):
         kind = kinds[n % len(kinds)]
-        res.append({"resourceType": kind, "id": f"{pid}-x{n}", "status": "final" if
-                    kind != "Encounter" else "finished", "patient": subject,
-                    "text": {"status": "generated", "div": "<div>" + "x" * 600 + "</div>"}})  # fmt: skip
-    return {"resourceType": "Bundle", "type": "collection",
-            "entry": [{"fullUrl": f"urn:uuid:{pid}-{i}", "resource": r} for i, r in enumerate(res)]}  # fmt: skip
+        res.append(
+            {
+                "resourceType": kind,
+                "id": f"{pid}-x{n}",
+                "status": "final" if kind != "Encounter" else "finished",
+                "patient": subject,
+                "text": {"status": "generated", "div": "<div>" + "x" * 600 + "</div>"},
+            }
+        )
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": f"urn:uuid:{pid}-{i}", "resource": r} for i, r in enumerate(res)],
+    }
 
 
 def _median_seconds(fn: Callable[[bytes], object], items: list[bytes], repeat: int = 1) -> float:

@@ -12,7 +12,6 @@ import sys
 import tempfile
 import traceback
 from datetime import date
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -32,11 +31,6 @@ DATE_FORM = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 class BadInput(Exception):
     """A bad input or argument the contract names: exit 2 with one line."""
-
-
-class Format(str, Enum):
-    text = "text"
-    json = "json"
 
 
 def _as_of(value: str | None, today: date) -> date:
@@ -76,8 +70,8 @@ def _bundle_bytes(path: Path) -> bytes:
         raise BadInput(f"{path}: cannot read the file ({exc.strerror})") from None
 
 
-def _print(result: dict[str, object], fmt: Format) -> None:
-    if fmt is Format.json:
+def _print(result: dict[str, object], fmt: str) -> None:
+    if fmt == "json":
         sys.stdout.buffer.write(orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n")
     else:
         screening_text.render(result, Console(highlight=False, soft_wrap=True))
@@ -103,7 +97,7 @@ def screen(
         result = screen_bundle(data, route=route, as_of=day, policy=chosen)
     except BundleError as exc:
         raise BadInput(f"{bundle}: {exc}") from None
-    _print(result, Format(format))
+    _print(result, format)
 
 
 @app.command()

@@ -44,10 +44,11 @@ def render(result: dict[str, Any], console: Console) -> None:
     route = ROUTE_WORDS[result["route"]]
     console.print(
         Text.assemble(
-            ("Decision: ", "bold"), (words, f"bold {colour}"),
+            ("Decision: ", "bold"),
+            (words, f"bold {colour}"),
             f"  ({result['patient']}, {route}, as of {result['as_of']})",
         )
-    )  # fmt: skip
+    )
     if result["indications"]:
         for ind in result["indications"]:
             label = "on-label" if ind["on_label"] else "off-label"
@@ -83,10 +84,15 @@ def render(result: dict[str, Any], console: Console) -> None:
             table.add_column(header, overflow="fold")
         for n, t in enumerate(tr["trials"], start=1):
             table.add_row(
-                str(n), t["medication"], _dash(t["class"]), _dash(t["daily_dose_mg"]),
-                _dash(t["minimum_adequate_mg"]), _dash(t["weeks"]),
-                "yes" if t["adequate"] else "no", _dash(t["outcome"]),
-            )  # fmt: skip
+                str(n),
+                t["medication"],
+                _dash(t["class"]),
+                _dash(t["daily_dose_mg"]),
+                _dash(t["minimum_adequate_mg"]),
+                _dash(t["weeks"]),
+                "yes" if t["adequate"] else "no",
+                _dash(t["outcome"]),
+            )
         console.print(table)
         for n, t in enumerate(tr["trials"], start=1):
             console.print(f"  #{n} evidence: {', '.join(t['evidence'])}", markup=False)
@@ -111,7 +117,8 @@ def render(result: dict[str, Any], console: Console) -> None:
         m = staging["maudsley"]
         console.print(
             f"Staging: Thase-Rush {_dash(staging['thase_rush']['stage'])}; "
-            f"Maudsley {_dash(m['score'])} ({_dash(m['band'])}); MGH {_dash(staging['mgh']['score'])}"
+            f"Maudsley {_dash(m['score'])} ({_dash(m['band'])}); "
+            f"MGH {_dash(staging['mgh']['score'])}"
         )
 
     console.print()

@@ -815,3 +815,10 @@ def test_text_matching_several_outcomes_takes_the_first_in_the_spec_order_and_sa
             "partial-response; it also suggests intolerance",
         ),
     )
+
+
+def test_a_negated_side_effect_is_not_intolerance() -> None:
+    # "no side effects" is a tolerated drug; only the response words decide.
+    assert outcome_of(None, "No side effects, but no response after 8 weeks")[0] == "no-response"
+    assert outcome_of(None, "no adverse effects")[0] is None
+    assert outcome_of(None, "stopped: side effects (nausea)")[0] == "intolerance"

@@ -672,7 +672,7 @@ def _allergy(record: Record) -> list[Finding]:
 def _under_age(record: Record, as_of: date, route: Route, policy: Policy) -> list[Finding]:
     born = record.patient.birth_date
     if born is None:
-        # Age decides an absolute rule on esketamine and a relative one elsewhere: never assume adult.
+        # Age decides an absolute rule on esketamine, a relative one elsewhere: never assume adult.
         return [
             Finding(
                 "birth_date",

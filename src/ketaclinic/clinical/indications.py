@@ -26,8 +26,12 @@ SEEDS_CANDIDACY = "Seeds (qualification): candidacy for ketamine therapy"
 LABEL_SI = (
     "Spravato label: MDD with acute suicidal ideation or behaviour only with an oral antidepressant"
 )
-DEPRESSION_DIAGNOSES = ("treatment_resistant_depression", "bipolar_depression", "ptsd",
-                        "anxiety_disorder")  # fmt: skip
+DEPRESSION_DIAGNOSES = (
+    "treatment_resistant_depression",
+    "bipolar_depression",
+    "ptsd",
+    "anxiety_disorder",
+)
 PAIN_DIAGNOSES = ("crps", "neuropathic_pain", "fibromyalgia")
 ON_LABEL_ESKETAMINE = frozenset({"treatment_resistant_depression", "mdd_with_suicidal_ideation"})
 
@@ -85,7 +89,7 @@ def needs_pain_resistance(d: Diagnoses) -> bool:
 
 
 def takes_oral_antidepressant(record: Record, as_of: date) -> tuple[str, ...]:
-    """Refs of ongoing antidepressants (all antidepressants in the table are oral, but selegiline)."""
+    """Refs of ongoing oral antidepressants (every one in the table but transdermal selegiline)."""
     return tuple(
         m.ref
         for m in record.medications
@@ -136,8 +140,15 @@ def qualify(
     for indication_id, resistance in resistant_for.items():
         if indication_id == "treatment_resistant_depression" and diagnoses.has(indication_id):
             if resistance.status == "resistant":
-                add(indication_id, tuple(ref for t in depression.trials for ref in t.evidence
-                                         if t.adequate and t.outcome in FAILED))  # fmt: skip
+                add(
+                    indication_id,
+                    tuple(
+                        ref
+                        for t in depression.trials
+                        for ref in t.evidence
+                        if t.adequate and t.outcome in FAILED
+                    ),
+                )
             if suicidality is not None:
                 add("mdd_with_suicidal_ideation", suicidality.evidence)
                 oral = takes_oral_antidepressant(record, as_of)
@@ -153,10 +164,15 @@ def qualify(
     if not qualifying:
         findings.append(
             _why_none(
-                diagnoses, depression, bipolar, pain,
-                depression_outcomes_missing, bipolar_outcomes_missing, pain_outcomes_missing,
+                diagnoses,
+                depression,
+                bipolar,
+                pain,
+                depression_outcomes_missing,
+                bipolar_outcomes_missing,
+                pain_outcomes_missing,
             )
-        )  # fmt: skip
+        )
     return Qualification(tuple(qualifying), tuple(findings))
 
 

@@ -13,6 +13,7 @@ dose is unknown is not adequate, and its ``assumptions`` say why.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -121,6 +122,12 @@ def _mg(value: float) -> float:
     return round(value, 6)
 
 
+NEGATED_INTOLERANCE = re.compile(
+    r"\b(?:no|without|denies|denied|not)\s+(?:any\s+|significant\s+|major\s+)*"
+    r"(?:side[- ]effects?|adverse(?:\s+(?:effects?|events?|reactions?))?|intoleran\w*)"
+)
+
+
 def outcome_of(code: str | None, text: str | None) -> tuple[str | None, tuple[str, ...]]:
     """The trial-outcome code, from the coding, or from keywords of the text (an assumption).
 
@@ -133,7 +140,8 @@ def outcome_of(code: str | None, text: str | None) -> tuple[str | None, tuple[st
         notes = (f"outcome code {code!r} not recognised",)
     if not text:
         return None, notes
-    lowered = text.lower()
+    # "no side effects" says the drug was tolerated: it must not read as intolerance.
+    lowered = NEGATED_INTOLERANCE.sub(" ", text.lower())
     found = [
         (outcome, next(k for k in keywords if k in lowered))
         for outcome, keywords in TEXT_OUTCOMES

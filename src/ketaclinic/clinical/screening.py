@@ -30,8 +30,14 @@ from ketaclinic.policy import DEFAULT, Policy
 
 PHQ9_TOTAL = "44261-6"
 ECT_CODES = frozenset({(CPT, "90870"), (SNOMED, "23835007")})
-KIND_ORDER = {"absolute": 0, "indication": 1, "missing": 2, "relative": 3, "interaction": 4,
-              "note": 5}  # fmt: skip
+KIND_ORDER = {
+    "absolute": 0,
+    "indication": 1,
+    "missing": 2,
+    "relative": 3,
+    "interaction": 4,
+    "note": 5,
+}
 
 
 def decide(findings: Sequence[Finding], qualifying: int) -> Decision:
@@ -69,8 +75,9 @@ def _span(m: Medication, as_of: date) -> tuple[date, date]:
 def _augmented(record: Record, as_of: date) -> bool:
     """An augmenting agent taken while an antidepressant was (Maudsley, MGH staging)."""
     meds = record.medications
-    antidepressants = [_span(m, as_of) for m in meds if medications.in_group(m.ingredient,
-                                                                              "antidepressant")]  # fmt: skip
+    antidepressants = [
+        _span(m, as_of) for m in meds if medications.in_group(m.ingredient, "antidepressant")
+    ]
     for m in meds:
         if medications.in_group(m.ingredient, "augmenting") and not medications.in_group(
             m.ingredient, "antidepressant"
@@ -136,11 +143,18 @@ def screen(record: Record, as_of: date, route: Route = "iv", policy: Policy = DE
     found += interactions.interactions(seen, as_of)
     suicidality = next((f for f in found if f.id == "active_suicidality"), None)
     qualification = indications.qualify(
-        seen, as_of, route, diagnoses, depression, bipolar, pain, suicidality,
+        seen,
+        as_of,
+        route,
+        diagnoses,
+        depression,
+        bipolar,
+        pain,
+        suicidality,
         depression_outcomes_missing=resistance.outcomes_missing(ad_trials, policy),
         bipolar_outcomes_missing=resistance.outcomes_missing(bp_trials, policy),
         pain_outcomes_missing=resistance.pain_outcomes_missing(pain, policy),
-    )  # fmt: skip
+    )
     found += qualification.findings
     found += _unrecognised(seen)
     found.sort(key=lambda f: (KIND_ORDER[f.kind], f.id, f.evidence))
