@@ -143,23 +143,58 @@ def patient_bundle(rng: random.Random, index: int, padding: int = 0) -> dict[str
                 ],
             }
         )
-    kinds = ["Claim", "ExplanationOfBenefit", "Encounter", "ImagingStudy", "DiagnosticReport"]
     for n in range(padding):
-        kind = kinds[n % len(kinds)]
-        res.append(
-            {
-                "resourceType": kind,
-                "id": f"{pid}-x{n}",
-                "status": "final" if kind != "Encounter" else "finished",
-                "patient": subject,
-                "text": {"status": "generated", "div": "<div>" + "x" * 600 + "</div>"},
-            }
-        )
+        res.append(unread_resource(n, pid, subject))
     return {
         "resourceType": "Bundle",
         "type": "collection",
         "entry": [{"fullUrl": f"urn:uuid:{pid}-{i}", "resource": r} for i, r in enumerate(res)],
     }
+
+
+NARRATIVE = {
+    "status": "generated",
+    "div": '<div xmlns="http://www.w3.org/1999/xhtml">' + "x" * 600 + "</div>",
+}
+CODE = {"coding": [{"system": "http://example.org/local", "code": "x"}]}
+
+
+def unread_resource(n: int, pid: str, subject: dict[str, str]) -> dict[str, Any]:
+    """A valid R4 resource of a type the engine does not read (what EHR exports are full of)."""
+    common = {"id": f"{pid}-x{n}", "text": NARRATIVE}
+    claim = {
+        "status": "active",
+        "type": CODE,
+        "use": "claim",
+        "patient": subject,
+        "created": "2026-01-01",
+        "provider": {"reference": "Organization/o1"},
+    }
+    coverage = {"reference": "Coverage/c1"}
+    shapes: list[dict[str, Any]] = [
+        {
+            "resourceType": "Claim",
+            "priority": CODE,
+            **claim,
+            "insurance": [{"sequence": 1, "focal": True, "coverage": coverage}],
+        },
+        {
+            "resourceType": "ExplanationOfBenefit",
+            "outcome": "complete",
+            **claim,
+            "insurer": {"reference": "Organization/o2"},
+            "insurance": [{"focal": True, "coverage": coverage}],
+        },
+        {
+            "resourceType": "Encounter",
+            "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+            "subject": subject,
+        },
+        {"resourceType": "ImagingStudy", "status": "available", "subject": subject},
+        {"resourceType": "DiagnosticReport", "status": "final", "code": CODE, "subject": subject},
+    ]
+    return {**shapes[n % len(shapes)], **common}
 
 
 def _median_seconds(fn: Callable[[bytes], object], items: list[bytes], repeat: int = 1) -> float:
