@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 import tempfile
+import tomllib
 import traceback
 from datetime import date
 from pathlib import Path
@@ -100,21 +101,33 @@ def screen(
     _print(result, format)
 
 
+def _demo_plan(folder: Path) -> tuple[date, list[tuple[Path, str]]]:
+    """The examples to screen: demo.toml's list when present, else every bundle on IV."""
+    manifest = folder / "demo.toml"
+    if not manifest.exists():
+        return EXAMPLES_AS_OF, [(path, "iv") for path in sorted(folder.glob("*.json"))]
+    try:
+        plan = tomllib.loads(manifest.read_text(encoding="utf-8"))
+        day = date.fromisoformat(plan["as_of"])
+        return day, [(folder / row["file"], row["route"]) for row in plan["screen"]]
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise BadInput(f"{manifest}: not a valid demo plan ({exc})") from None
+
+
 @app.command()
 def demo(
     examples: Annotated[Path, typer.Argument(help="folder of example bundles")] = Path("examples"),
 ) -> None:
-    """Screen every example patient (pinned as of 2026-11-01) and print each decision."""
-    files = sorted(examples.glob("*.json"))
-    if not files:
+    """Screen every example patient on its route, as of a pinned date, and print each decision."""
+    day, plan = _demo_plan(examples)
+    if not plan:
         raise BadInput(f"{examples}: no example bundles (*.json) found")
     console = Console(highlight=False, soft_wrap=True)
-    for path in files:
-        route = "esketamine" if "esketamine" in path.stem else "iv"
-        console.rule(f"{path.name}  (--route {route} --as-of {EXAMPLES_AS_OF})")
+    for path, route in plan:
+        console.rule(f"{path.name}  (--route {route} --as-of {day})")
         try:
-            result = screen_bundle(path.read_bytes(), route=route, as_of=EXAMPLES_AS_OF)
-        except BundleError as exc:
+            result = screen_bundle(_bundle_bytes(path), route=route, as_of=day)
+        except (BundleError, ValueError) as exc:
             raise BadInput(f"{path}: {exc}") from None
         screening_text.render(result, console)
         console.print()

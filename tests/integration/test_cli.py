@@ -173,3 +173,32 @@ def test_an_internal_error_exits_1_naming_a_defect(
     assert captured.out == ""
     assert "internal error" in captured.err
     assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_demo_screens_every_example_on_its_route() -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    result = run("demo", examples)
+    assert result.returncode == 0, result.stderr
+    decisions = [line for line in result.stdout.splitlines() if line.startswith("Decision: ")]
+    # The expected decisions of examples/README.md, in demo.toml's order.
+    expected = [
+        "ELIGIBLE ",
+        "ELIGIBLE WITH PRECAUTIONS",
+        "NOT ELIGIBLE",
+        "NEEDS INFORMATION",
+        "ELIGIBLE ",
+        "ELIGIBLE ",
+        "ELIGIBLE ",
+        "ELIGIBLE ",
+        "NOT ELIGIBLE",
+        "ELIGIBLE WITH PRECAUTIONS",
+        "NOT ELIGIBLE",
+        "ELIGIBLE WITH PRECAUTIONS",
+    ]
+    assert len(decisions) == len(expected)
+    for line, words in zip(decisions, expected, strict=True):
+        assert line.startswith(f"Decision: {words}"), line
+
+
+def test_demo_with_no_examples_is_refused(tmp_path: Path) -> None:
+    assert_refused(run("demo", tmp_path), "no example")
