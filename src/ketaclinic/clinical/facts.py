@@ -10,7 +10,7 @@ of the rules, as of a screening date.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -145,5 +145,3 @@ class Record:
     observations: tuple[Observation, ...] = ()
     allergies: tuple[Allergy, ...] = ()
     procedures: tuple[Procedure, ...] = ()
-    # Codes in a system the engine reads that it does not know (ref, coding).
-    unrecognised: tuple[tuple[str, Coding], ...] = field(default=())

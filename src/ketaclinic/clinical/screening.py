@@ -14,7 +14,7 @@ from ketaclinic.clinical import (
     staging,
     workup,
 )
-from ketaclinic.clinical.facts import CPT, ICD10, LOINC, RXNORM, SNOMED, Medication, Record
+from ketaclinic.clinical.facts import CPT, ICD10, SNOMED, Medication, Record
 from ketaclinic.clinical.findings import (
     Decision,
     DepressionResistance,
@@ -25,6 +25,7 @@ from ketaclinic.clinical.findings import (
     Staging,
     Trial,
 )
+from ketaclinic.clinical.unrecognised import unrecognised_codes
 from ketaclinic.clinical.view import as_of_view, is_active
 from ketaclinic.policy import DEFAULT, Policy
 
@@ -156,7 +157,7 @@ def screen(record: Record, as_of: date, route: Route = "iv", policy: Policy = DE
         pain_outcomes_missing=resistance.pain_outcomes_missing(pain, policy),
     )
     found += qualification.findings
-    found += _unrecognised(seen)
+    found += unrecognised_codes(seen)
     found.sort(key=lambda f: (KIND_ORDER[f.kind], f.id, f.evidence))
 
     is_bipolar = diagnoses.has("bipolar_depression")
@@ -188,33 +189,3 @@ def screen(record: Record, as_of: date, route: Route = "iv", policy: Policy = DE
         policy_name=policy.name,
         policy_sha256=policy.sha256,
     )
-
-
-def _unrecognised(record: Record) -> list[Finding]:
-    """Codes in a system the engine reads that it does not know: flagged, never dropped silently."""
-    by_code: dict[tuple[str, str], list[str]] = {}
-    for ref, coding in record.unrecognised:
-        by_code.setdefault((coding.system, coding.code), []).append(ref)
-    return [
-        Finding(
-            "unrecognised_code",
-            "note",
-            f"Code {_label(system, code)} is not known to the screening engine and was not read.",
-            tuple(refs),
-            "ketaclinic screening contract: unknown codes are listed, not dropped",
-        )
-        for (system, code), refs in sorted(by_code.items())
-    ]
-
-
-SYSTEM_NAMES = {
-    ICD10: "ICD-10-CM",
-    SNOMED: "SNOMED CT",
-    LOINC: "LOINC",
-    RXNORM: "RxNorm",
-    CPT: "CPT",
-}
-
-
-def _label(system: str, code: str) -> str:
-    return f"{SYSTEM_NAMES.get(system, system)} {code}"
