@@ -202,3 +202,10 @@ def test_demo_screens_every_example_on_its_route() -> None:
 
 def test_demo_with_no_examples_is_refused(tmp_path: Path) -> None:
     assert_refused(run("demo", tmp_path), "no example")
+
+
+def test_off_label_note_keeps_the_abbreviation_ptsd() -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    result = run("screen", examples / "08-ptsd.json", "--as-of", "2026-11-01", "--format", "json")
+    notes = [f["message"] for f in json.loads(result.stdout)["findings"] if f["id"] == "off_label"]
+    assert notes and notes[0].startswith("PTSD:"), notes

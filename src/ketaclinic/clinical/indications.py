@@ -190,6 +190,11 @@ _NAMES = {
 }
 
 
+def _sentence_case(text: str) -> str:
+    """Upper-case the first letter only ("PTSD" stays "PTSD", unlike str.capitalize)."""
+    return text[:1].upper() + text[1:]
+
+
 def _off_label(indication: Indication, route: Route) -> Finding:
     drug = "esketamine" if route == "esketamine" else "ketamine"
     why = (
@@ -200,7 +205,7 @@ def _off_label(indication: Indication, route: Route) -> Finding:
     return Finding(
         "off_label",
         "note",
-        f"{_NAMES[indication.id].capitalize()}: {drug} would be off-label ({why}).",
+        f"{_sentence_case(_NAMES[indication.id])}: {drug} would be off-label ({why}).",
         indication.evidence,
         "Spravato label; Seeds (qualification): off-label indications are case by case",
     )
