@@ -13,6 +13,7 @@ import tempfile
 import tomllib
 import traceback
 from datetime import date
+from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
@@ -131,6 +132,13 @@ def demo(
             raise BadInput(f"{path}: {exc}") from None
         screening_text.render(result, console)
         console.print()
+
+
+@app.command(name="schema")
+def show_schema() -> None:
+    """Print the JSON Schema of the screening output (--format json)."""
+    schema = resources.files("ketaclinic.schema").joinpath("screening.schema.json")
+    sys.stdout.write(schema.read_text(encoding="utf-8"))
 
 
 @app.command(name="policy")

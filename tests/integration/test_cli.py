@@ -209,3 +209,9 @@ def test_off_label_note_keeps_the_abbreviation_ptsd() -> None:
     result = run("screen", examples / "08-ptsd.json", "--as-of", "2026-11-01", "--format", "json")
     notes = [f["message"] for f in json.loads(result.stdout)["findings"] if f["id"] == "off_label"]
     assert notes and notes[0].startswith("PTSD:"), notes
+
+
+def test_schema_command_prints_the_shipped_schema() -> None:
+    result = run("schema")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["$schema"].startswith("https://json-schema.org/draft/2020-12")
