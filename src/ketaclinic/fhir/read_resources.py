@@ -306,6 +306,39 @@ def _value(element: JSON, place: Place, field: str) -> float | None:
     return number(element, "valueInteger", place, f"{field}valueInteger")
 
 
+# PHQ-9 item questions (clinical-facts.md, "Rating scales") and the scores of their LOINC answer
+# list LL358-3 ("over the last 2 weeks"). EHRs often export an item as its coded answer rather
+# than as a number; the answer list defines the number, so the score is read from it.
+_PHQ9_ITEMS = frozenset(
+    {
+        "44250-9",
+        "44255-8",
+        "44259-0",
+        "44254-1",
+        "44251-7",
+        "44258-2",
+        "44252-5",
+        "44253-3",
+        "44260-8",
+    }
+)
+_PHQ9_ANSWER_SCORES: Mapping[str, float] = {
+    "LA6568-5": 0.0,  # Not at all
+    "LA6569-3": 1.0,  # Several days
+    "LA6570-1": 2.0,  # More than half the days
+    "LA6571-9": 3.0,  # Nearly every day
+}
+
+
+def _answer_score(codes: tuple[str, ...], answers: tuple[Coding, ...]) -> float | None:
+    if not _PHQ9_ITEMS.intersection(codes):
+        return None
+    for answer in answers:
+        if answer.system == LOINC and answer.code in _PHQ9_ANSWER_SCORES:
+            return _PHQ9_ANSWER_SCORES[answer.code]
+    return None
+
+
 def read_observation(resource: JSON, ref: str, place: Place) -> Observation:
     when = moment_of(resource, "effectiveDateTime", place, "effectiveDateTime")
     if when is None:
@@ -329,14 +362,17 @@ def read_observation(resource: JSON, ref: str, place: Place) -> Observation:
         codes = _loinc_codes(child(part, "code", place, f"{field}code"), place, f"{field}code")
         if codes:
             components.append(Component(codes[0], _value(part, place, field)))
+    observed = _loinc_codes(child(resource, "code", place, "code"), place, "code")
+    answers = codings(coded, place, "valueCodeableConcept")
+    value = _value(resource, place, "")
     return Observation(
         ref=ref,
-        codes=_loinc_codes(child(resource, "code", place, "code"), place, "code"),
+        codes=observed,
         when=when,
         status=text(resource, "status", place, "status"),
-        value=_value(resource, place, ""),
+        value=_answer_score(observed, answers) if value is None else value,
         unit=unit,
-        value_codings=codings(coded, place, "valueCodeableConcept"),
+        value_codings=answers,
         value_text=concept_text(coded, place, "valueCodeableConcept")
         or text(resource, "valueString", place, "valueString"),
         components=tuple(components),
