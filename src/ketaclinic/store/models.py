@@ -1,0 +1,276 @@
+"""The clinic's records as tables.
+
+Clinical rows are never updated in place or deleted: a correction is a new row that
+``supersedes`` the old one (whose ``state`` becomes ``superseded``), and a mistake is marked
+``entered_in_error``. Each clinical row keeps the FHIR R4 resource it stands for
+(``resource``), so the screening engine reads stored records exactly as it reads a bundle;
+the typed columns beside it serve the chart and search.
+
+Screenings are immutable once saved; signatures and overrides are rows of their own.
+Audit events are append-only (the migration adds triggers that refuse UPDATE and DELETE).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES = ("prescriber", "nurse", "front_desk", "admin")
+# Record states: current (shown and screened), superseded (replaced by a correction),
+# entered_in_error (a mistake, kept for the history).
+STATES = ("current", "superseded", "entered_in_error")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ApiToken(Base):
+    """A per-user bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class WebSession(Base):
+    """A signed-in browser; the cookie holds a random id whose SHA-256 is stored."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mrn: Mapped[str] = mapped_column(String(40), unique=True)
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100), index=True)
+    birth_date: Mapped[date] = mapped_column(Date, index=True)
+    sex: Mapped[str] = mapped_column(String(10))  # FHIR gender: female, male, other, unknown
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(400))
+    escort_name: Mapped[str | None] = mapped_column(String(200))
+    escort_phone: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ClinicalRow:
+    """Columns every clinical record has: who, when, history, and its FHIR resource."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    state: Mapped[str] = mapped_column(String(20), default="current")
+    supersedes_id: Mapped[int | None] = mapped_column(Integer)
+    # The FHIR R4 resource (JSON text) the row stands for, as imported or as built from a form.
+    resource: Mapped[str] = mapped_column(Text)
+    # SHA-256 of the canonical resource: importing the same bundle twice creates nothing new.
+    content_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(String(20))  # form, import
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str | None] = mapped_column(String(500))  # why corrected or marked in error
+
+
+class ConditionRecord(ClinicalRow, Base):
+    __tablename__ = "conditions"
+
+    system: Mapped[str | None] = mapped_column(String(100))
+    code: Mapped[str | None] = mapped_column(String(40))
+    display: Mapped[str] = mapped_column(String(300))
+    clinical_status: Mapped[str | None] = mapped_column(String(20))
+    onset: Mapped[date | None] = mapped_column(Date)
+    abatement: Mapped[date | None] = mapped_column(Date)
+
+
+class MedicationRecord(ClinicalRow, Base):
+    """A MedicationStatement or MedicationRequest: one prescription of one trial."""
+
+    __tablename__ = "medications"
+
+    resource_type: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(300))
+    ingredient: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str | None] = mapped_column(String(20))
+    dose_mg: Mapped[float | None] = mapped_column(Float)
+    frequency: Mapped[int | None] = mapped_column(Integer)
+    period: Mapped[float | None] = mapped_column(Float)
+    period_unit: Mapped[str | None] = mapped_column(String(5))
+    start: Mapped[date | None] = mapped_column(Date)
+    end: Mapped[date | None] = mapped_column(Date)
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    outcome_text: Mapped[str | None] = mapped_column(String(500))
+
+
+class ObservationRecord(ClinicalRow, Base):
+    """Vitals, labs and scale scores. Blood pressure is one row with both halves."""
+
+    __tablename__ = "observations"
+
+    loinc: Mapped[str | None] = mapped_column(String(20), index=True)
+    display: Mapped[str] = mapped_column(String(200))
+    value: Mapped[float | None] = mapped_column(Float)
+    value_text: Mapped[str | None] = mapped_column(String(200))
+    unit: Mapped[str | None] = mapped_column(String(40))
+    systolic: Mapped[float | None] = mapped_column(Float)
+    diastolic: Mapped[float | None] = mapped_column(Float)
+    effective_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AllergyRecord(ClinicalRow, Base):
+    __tablename__ = "allergies"
+
+    substance: Mapped[str] = mapped_column(String(200))
+    system: Mapped[str | None] = mapped_column(String(100))
+    code: Mapped[str | None] = mapped_column(String(40))
+    verification_status: Mapped[str | None] = mapped_column(String(20))
+    recorded_date: Mapped[date | None] = mapped_column(Date)
+
+
+class ProcedureRecord(ClinicalRow, Base):
+    __tablename__ = "procedures"
+
+    system: Mapped[str | None] = mapped_column(String(100))
+    code: Mapped[str | None] = mapped_column(String(40))
+    display: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str | None] = mapped_column(String(20))
+    performed: Mapped[date | None] = mapped_column(Date)
+    outcome: Mapped[str | None] = mapped_column(String(30))
+
+
+CLINICAL_TABLES: tuple[type[ClinicalRow], ...] = (
+    ConditionRecord,
+    MedicationRecord,
+    ObservationRecord,
+    AllergyRecord,
+    ProcedureRecord,
+)
+
+
+class Screening(Base):
+    """One run of the engine on a patient's stored record. Never changed once saved."""
+
+    __tablename__ = "screenings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    route: Mapped[str] = mapped_column(String(20))
+    as_of: Mapped[date] = mapped_column(Date)
+    decision: Mapped[str] = mapped_column(String(40))
+    # The bundle the engine read (input snapshot) and the contract's JSON output, as text.
+    input_bundle: Mapped[str] = mapped_column(Text)
+    output: Mapped[str] = mapped_column(Text)
+    policy_name: Mapped[str] = mapped_column(String(100))
+    policy_sha256: Mapped[str] = mapped_column(String(64))
+    engine_version: Mapped[str] = mapped_column(String(40))
+    run_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    signature: Mapped[ScreeningSignature | None] = relationship(
+        back_populates="screening", uselist=False, lazy="selectin"
+    )
+    override: Mapped[ScreeningOverride | None] = relationship(
+        back_populates="screening", uselist=False, lazy="selectin"
+    )
+
+
+class ScreeningSignature(Base):
+    __tablename__ = "screening_signatures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    screening_id: Mapped[int] = mapped_column(ForeignKey("screenings.id"), unique=True)
+    signed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    signed_at: Mapped[datetime] = mapped_column(DateTime)
+    screening: Mapped[Screening] = relationship(back_populates="signature")
+
+
+class ScreeningOverride(Base):
+    __tablename__ = "screening_overrides"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    screening_id: Mapped[int] = mapped_column(ForeignKey("screenings.id"), unique=True)
+    decision: Mapped[str] = mapped_column(String(40))
+    justification: Mapped[str] = mapped_column(Text)
+    overridden_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    overridden_at: Mapped[datetime] = mapped_column(DateTime)
+    screening: Mapped[Screening] = relationship(back_populates="override")
+
+
+class AuditEvent(Base):
+    """Who did what to which patient's data, when and from where. Append-only."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_patient_at", "patient_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    username: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(10))  # read, write, sign-in, ...
+    what: Mapped[str] = mapped_column(String(300))
+    patient_id: Mapped[int | None] = mapped_column(Integer)
+    address: Mapped[str | None] = mapped_column(String(64))
+
+
+class ImportRun(Base):
+    """A FHIR bundle imported into a patient's record (its hash makes re-imports no-ops)."""
+
+    __tablename__ = "imports"
+    __table_args__ = (UniqueConstraint("patient_id", "bundle_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    bundle_sha256: Mapped[str] = mapped_column(String(64))
+    created: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(DateTime)
+    imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
