@@ -65,10 +65,16 @@ PAIN_CATEGORIES: tuple[str, ...] = (NERVE_BLOCK, PHYSICAL_THERAPY, PAIN_MEDICATI
 # therapy, 97530 therapeutic activities, 97535 self-care/home management training.
 NERVE_BLOCK_CPT = (64400, 64530)
 PHYSICAL_THERAPY_CPT = frozenset({"97110", "97112", "97113", "97116", "97140", "97530", "97535"})
-# SNOMED CT 91251008 |Physical therapy procedure (regime/therapy)|. No nerve-block concept is
-# listed: none could be checked against a release here, so nerve blocks coded in SNOMED CT are
+# SNOMED CT physiotherapy: 91251008 |Physical therapy procedure (regime/therapy)|, 183311000
+# |Passive exercise (regime/therapy)| (is-a physical therapy procedure; tx.fhir.org SNOMED pages).
+PHYSICAL_THERAPY_SNOMED = frozenset({"91251008", "183311000"})
+# SNOMED CT nerve blocks: 56333001 |Nerve block (procedure)| and 265778005 |Local anesthetic
+# nerve block (procedure)| (SNOMED International Anesthesia CRG, meeting of 2023-07-25),
+# 764909009 |Fluoroscopic guided thoracic sympathetic plexus block| and 789172006
+# |Ultrasonography guided erector spinae plane block| (public SNOMED CT concept pages, with their
+# defining attributes: injection of local anaesthetic). Other blocks coded in SNOMED CT are
 # recognised by the words of their display ("... nerve block", "stellate ganglion block").
-PHYSICAL_THERAPY_SNOMED = frozenset({"91251008"})
+NERVE_BLOCK_SNOMED = frozenset({"56333001", "265778005", "764909009", "789172006"})
 NERVE_BLOCK_WORDS = ("nerve block", "ganglion block")
 PHYSICAL_THERAPY_WORDS = ("physical therapy", "physiotherapy")
 
@@ -421,6 +427,8 @@ def _procedure_category(p: Procedure) -> str | None:
                 return NERVE_BLOCK
             if code in PHYSICAL_THERAPY_CPT:
                 return PHYSICAL_THERAPY
+        if c.system == SNOMED and code in NERVE_BLOCK_SNOMED:
+            return NERVE_BLOCK
         if c.system == SNOMED and code in PHYSICAL_THERAPY_SNOMED:
             return PHYSICAL_THERAPY
     words = " ".join([p.text or "", *(c.display or "" for c in p.codings)]).lower()

@@ -30,7 +30,9 @@ from ketaclinic.clinical.view import as_of_view, is_active
 from ketaclinic.policy import DEFAULT, Policy
 
 PHQ9_TOTAL = "44261-6"
-ECT_CODES = frozenset({(CPT, "90870"), (SNOMED, "23835007")})
+# CPT 90870 and SNOMED CT 23835007 as the spec names them; SNOMED CT 1010697006 |Right unilateral
+# electroconvulsive therapy (procedure)| is-a electroconvulsive therapy (tx.fhir.org SNOMED pages).
+ECT_CODES = frozenset({(CPT, "90870"), (SNOMED, "23835007"), (SNOMED, "1010697006")})
 KIND_ORDER = {
     "absolute": 0,
     "indication": 1,
