@@ -1,0 +1,379 @@
+"""``ketaclinic cohort screen``: the same results as one-patient screening, bad lines counted and
+named, bounded grouping, the three result formats, workers, and the Spark engine."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from ketaclinic import cli
+from ketaclinic.cohort.local_engine import Options, screen_export
+from ketaclinic.cohort.partitions import Gauge, Limit, Partitioner, groups
+from ketaclinic.cohort.patient_rows import Row, Settings
+from ketaclinic.cohort.summary import Summary
+from ketaclinic.cohort.synth import write_population
+
+AS_OF = "2026-11-01"
+SETTINGS = Settings("iv", date(2026, 11, 1))
+PATIENTS = 120
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("export")
+    write_population(folder, PATIENTS, seed=21)
+    return folder
+
+
+def _resources(folder: Path) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted(folder.glob("*.ndjson")):
+        out += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return out
+
+
+def _by_patient(folder: Path) -> dict[str, list[dict[str, Any]]]:
+    """Grouped plainly, in memory, the way a reader of the test would do it by hand."""
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in _resources(folder):
+        if r["resourceType"] == "Patient":
+            grouped[f"Patient/{r['id']}"].insert(0, r)
+        else:
+            grouped[(r.get("subject") or r.get("patient"))["reference"]].append(r)
+    return grouped
+
+
+def _run(folder: Path, **options: Any) -> tuple[dict[str, Row], Summary]:
+    rows: dict[str, Row] = {}
+
+    def keep(row: Row) -> None:
+        assert row.patient not in rows
+        rows[row.patient] = row
+
+    summary = screen_export(folder, SETTINGS, keep, Options(**options))
+    return rows, summary
+
+
+def _expected_row(result: dict[str, Any]) -> dict[str, str]:
+    findings: list[str] = []
+    for f in result["findings"]:
+        if f"{f['kind']}:{f['id']}" not in findings:
+            findings.append(f"{f['kind']}:{f['id']}")
+    return {
+        "patient": result["patient"],
+        "decision": result["decision"],
+        "indications": ";".join(i["id"] for i in result["indications"]),
+        "findings": ";".join(findings),
+    }
+
+
+def test_rows_equal_ketaclinic_screen_of_each_patient(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows, summary = _run(export)
+    assert summary.rows == PATIENTS == len(rows)
+    assert summary.lines_skipped == 0 and summary.patients_refused == 0
+    grouped = _by_patient(export)
+    for key in sorted(grouped)[::12]:
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": r} for r in grouped[key]],
+        }
+        path = tmp_path / "one.json"
+        path.write_text(json.dumps(bundle))
+        capsys.readouterr()
+        assert cli.main(["screen", str(path), "--as-of", AS_OF, "--format", "json"]) == 0
+        result = json.loads(capsys.readouterr().out)
+        assert rows[key].as_dict() == _expected_row(result)
+
+
+def test_one_patient_through_the_installed_command(export: Path, tmp_path: Path) -> None:
+    key, resources = sorted(_by_patient(export).items())[0]
+    bundle = {"resourceType": "Bundle", "type": "batch", "entry": []}
+    bundle["entry"] = [{"resource": r} for r in reversed(resources)]
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(bundle))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ketaclinic",
+            "screen",
+            str(path),
+            "--as-of",
+            AS_OF,
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    rows, _ = _run(export)
+    assert rows[key].as_dict() == _expected_row(json.loads(done.stdout))
+
+
+def _corrupt_copy(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    with (target / "Condition.ndjson").open("a") as handle:
+        handle.write("this is not JSON\n")
+        handle.write('{"resourceType": "Condition", "subject": {"refer\n')
+        handle.write("\n")
+        handle.write('{"resourceType": "Condition", "code": {"text": "no subject"}}\n')
+        handle.write(
+            '{"resourceType": "Observation", "status": "final", "code": {"text": "x"},'
+            ' "subject": {"reference": "Group/7"}}\n'
+        )
+        handle.write("[1, 2]\n")
+    # 60 Encounter lines, gzipped, then cut short.
+    encounters = (source / "Encounter.ndjson").read_bytes().splitlines(keepends=True)[:60]
+    packed = gzip.compress(b"".join(encounters))
+    (target / "Encounter.001.ndjson.gz").write_bytes(packed[: len(packed) // 2])
+    return target
+
+
+def test_corrupt_lines_are_named_counted_and_skipped(export: Path, tmp_path: Path) -> None:
+    folder = _corrupt_copy(export, tmp_path / "bad")
+    conditions = len((export / "Condition.ndjson").read_text().splitlines())
+    rows, summary = _run(folder)
+    assert len(rows) == PATIENTS
+    shown = {(s.file, s.line): s.reason for s in summary.skipped_shown}
+    assert shown[("Condition.ndjson", conditions + 1)].startswith("not JSON")
+    assert shown[("Condition.ndjson", conditions + 2)].startswith("not JSON")
+    # conditions + 3 is blank: passed over, not counted.
+    assert ("Condition.ndjson", conditions + 3) not in shown
+    assert shown[("Condition.ndjson", conditions + 4)] == "Condition with no patient reference"
+    assert shown[("Condition.ndjson", conditions + 5)] == (
+        "Observation whose subject is not a Patient reference"
+    )
+    assert shown[("Condition.ndjson", conditions + 6)] == "not a JSON object"
+    gz = [s for s in summary.skipped_shown if s.file == "Encounter.001.ndjson.gz"]
+    assert len(gz) == 1 and gz[0].reason.startswith("gzip data ends or is corrupt here")
+    assert 1 <= gz[0].line <= 60
+    assert summary.lines_skipped == 6
+    assert summary.skipped["not JSON"] == 2
+
+
+def test_summary_printed_by_the_command(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _corrupt_copy(export, tmp_path / "bad")
+    conditions = len((export / "Condition.ndjson").read_text().splitlines())
+    out = tmp_path / "rows.csv"
+    code = cli.main(["cohort", "screen", str(folder), "--as-of", AS_OF, "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert f"{PATIENTS} patients screened" in printed
+    assert "Lines skipped: 6" in printed
+    assert f"Condition.ndjson:{conditions + 1}: not JSON" in printed
+    assert "Encounter.001.ndjson.gz:" in printed
+    assert "Decisions" in printed and "Most frequent findings" in printed
+
+
+def test_a_refused_bundle_is_a_skipped_patient_with_its_reason(
+    export: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "refused"
+    shutil.copytree(export, folder)
+    patient = json.loads((export / "Patient.ndjson").read_text().splitlines()[0])
+    with (folder / "Observation.ndjson").open("a") as handle:
+        # status must be a code: this patient's bundle is not valid R4.
+        bad = {"resourceType": "Observation", "status": 12, "code": {"text": "x"}}
+        bad["subject"] = {"reference": f"Patient/{patient['id']}"}
+        handle.write(json.dumps(bad) + "\n")
+        orphan = {"resourceType": "Condition", "subject": {"reference": "Patient/nobody"}}
+        handle.write(json.dumps(orphan) + "\n")
+    rows, summary = _run(folder)
+    assert len(rows) == PATIENTS - 1
+    assert f"Patient/{patient['id']}" not in rows
+    assert summary.patients_refused == 2
+    reasons = {r.patient: r.reason for r in summary.refused_shown}
+    assert "status" in reasons[f"Patient/{patient['id']}"]
+    assert reasons["Patient/nobody"] == "no Patient in the bundle"
+
+
+def test_a_shared_medication_is_bundled_with_the_patients_naming_it(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bulk Data puts Medication resources in their own file, with no patient."""
+    folder = tmp_path / "meds"
+    shutil.copytree(export, folder)
+    key, resources = sorted(_by_patient(export).items())[3]
+    medication = {
+        "resourceType": "Medication",
+        "id": "m1",
+        "code": {"text": "phenelzine 15 MG Oral Tablet"},
+    }
+    statement = {
+        "resourceType": "MedicationStatement",
+        "id": "ms-shared",
+        "status": "active",
+        "medicationReference": {"reference": "Medication/m1"},
+        "subject": {"reference": key},
+        "effectivePeriod": {"start": "2026-01-01"},
+    }
+    (folder / "Medication.ndjson").write_text(json.dumps(medication) + "\n")
+    with (folder / "MedicationStatement.ndjson").open("a") as handle:
+        handle.write(json.dumps(statement) + "\n")
+    rows, _ = _run(folder)
+    # An ongoing MAOI is an interaction (spec: Interactions).
+    assert "interaction:maoi" in rows[key].findings.split(";")
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": []}
+    bundle["entry"] = [{"resource": r} for r in [*resources, statement, medication]]
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(bundle))
+    capsys.readouterr()
+    assert cli.main(["screen", str(path), "--as-of", AS_OF, "--format", "json"]) == 0
+    assert rows[key].as_dict() == _expected_row(json.loads(capsys.readouterr().out))
+
+
+def test_gzip_export_gives_the_same_rows(export: Path, tmp_path: Path) -> None:
+    write_population(tmp_path / "z", PATIENTS, seed=21, compress=True)
+    assert _run(tmp_path / "z")[0] == _run(export)[0]
+
+
+def test_grouping_holds_no_more_than_the_limit(export: Path) -> None:
+    sizes = [len(v) for v in _by_patient(export).values()]
+    limit = 60
+    assert max(sizes) < limit < sum(sizes) / 10
+    bounded, summary = _run(export, limit=Limit(max_lines=limit))
+    assert 0 < summary.peak_lines <= limit
+    unbounded, whole = _run(export)
+    assert whole.peak_lines == sum(sizes) - sum(
+        1 for r in _resources(export) if r["resourceType"] in ("Encounter", "Claim")
+    )
+    assert bounded == unbounded
+
+
+def test_an_oversized_partition_is_split_again(tmp_path: Path) -> None:
+    """Skewed keys: one partition of 400 lines, limit 50; it is re-split before it is read."""
+    into = Partitioner(tmp_path / "p", 1)
+    expected: dict[str, list[bytes]] = defaultdict(list)
+    for n in range(400):
+        key, raw = f"Patient/{n % 40}", f'{{"n": {n}}}'.encode()
+        into.add(key, raw)
+        expected[key].append(raw)
+    (partition,) = into.close()
+    gauge = Gauge()
+    found = {g.key: g.lines for g in groups(partition, Limit(max_lines=50), gauge)}
+    assert found == expected
+    assert 0 < gauge.peak_lines <= 50
+
+
+def test_workers_give_the_same_rows(export: Path) -> None:
+    one, _ = _run(export)
+    two, summary = _run(export, workers=2)
+    assert two == one
+    assert summary.rows == PATIENTS
+
+
+def test_the_three_formats_hold_the_same_rows(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tables = {}
+    for ext in ("csv", "parquet", "ndjson"):
+        out = tmp_path / f"rows.{ext}"
+        args = ["cohort", "screen", str(export), "--as-of", AS_OF, "--out", str(out)]
+        assert cli.main(args) == 0, capsys.readouterr().err
+        if ext == "csv":
+            with out.open(newline="") as handle:
+                tables[ext] = list(csv.DictReader(handle))
+        elif ext == "parquet":
+            tables[ext] = pq.read_table(out).to_pylist()
+        else:
+            tables[ext] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert tables["csv"] == tables["parquet"] == tables["ndjson"]
+    assert len(tables["csv"]) == PATIENTS
+    assert list(tables["csv"][0]) == ["patient", "decision", "indications", "findings"]
+    rows, _ = _run(export)
+    assert sorted(r["patient"] for r in tables["csv"]) == sorted(rows)
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "words"),
+    [
+        ("no_patient", [], ["no Patient file"]),
+        ("empty", [], ["no .ndjson"]),
+        ("missing", [], ["no such folder"]),
+        ("ok", ["--out-ext", "xlsx"], ["extension"]),
+        ("ok", ["--route", "nasal"], ["--route"]),
+        ("ok", ["--engine", "dask"], ["--engine"]),
+        ("ok", ["--workers", "0"], ["--workers"]),
+    ],
+)
+def test_bad_input_is_exit_2_with_one_line(
+    export: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    setup: str,
+    args: list[str],
+    words: list[str],
+) -> None:
+    folder = tmp_path / "in"
+    if setup == "ok":
+        folder = export
+    elif setup in ("no_patient", "empty"):
+        folder.mkdir()
+        if setup == "no_patient":
+            shutil.copy(export / "Condition.ndjson", folder)
+    out = tmp_path / "rows.csv"
+    if args[:1] == ["--out-ext"]:
+        out, args = tmp_path / f"rows.{args[1]}", []
+    code = cli.main(["cohort", "screen", str(folder), "--as-of", AS_OF, "--out", str(out), *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+    for word in words:
+        assert word in lines[0]
+    assert "Traceback" not in err
+
+
+def _spark_ready() -> str | None:
+    """Why the Spark engine cannot run here, or None."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "PySpark is not installed (pip install 'ketaclinic[spark]')"
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "Java is not installed"
+    return None
+
+
+def test_spark_and_local_engines_agree(tmp_path: Path) -> None:
+    missing = _spark_ready()
+    if missing is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the Spark engine must be tested in CI: {missing}")
+        pytest.skip(missing)
+    from ketaclinic.cohort.spark_engine import screen_with_spark
+
+    folder = tmp_path / "export"
+    write_population(folder, 40, seed=33, compress=True)
+    with gzip.open(folder / "Condition.ndjson.gz", "ab") as handle:
+        handle.write(b"{not json\n")
+    local, local_summary = _run(folder)
+    spark: dict[str, Row] = {}
+    summary = screen_with_spark(
+        folder, SETTINGS, lambda row: spark.__setitem__(row.patient, row), "local[2]"
+    )
+    assert len(local) == 40
+    assert spark == local
+    assert summary.decisions == local_summary.decisions
+    assert summary.skipped == local_summary.skipped == {"not JSON": 1}
+    assert summary.skipped_shown == local_summary.skipped_shown
+    assert summary.ignored == local_summary.ignored
