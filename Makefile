@@ -35,6 +35,7 @@ test: lint
 
 bench: install
 	$(PY) bench/screen.py
+	$(PY) bench/cohort.py --patients 10000
 
 clean:
 	rm -rf $(VENV) .npm $(HTMX) .pytest_cache .mypy_cache .ruff_cache
