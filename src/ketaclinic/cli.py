@@ -23,6 +23,7 @@ from rich.console import Console
 
 from ketaclinic import policy as policy_module
 from ketaclinic import screening_text
+from ketaclinic.cli_users import audit_log, user_app
 from ketaclinic.cohort.commands import cohort_app, synth
 from ketaclinic.fhir.bundle import BundleError
 from ketaclinic.services.screening import screen_bundle
@@ -30,6 +31,8 @@ from ketaclinic.services.screening import screen_bundle
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True)
 app.add_typer(cohort_app, name="cohort")
 app.command()(synth)
+app.add_typer(user_app, name="user")
+app.command(name="audit")(audit_log)
 EXAMPLES_AS_OF = date(2026, 11, 1)
 DATE_FORM = re.compile(r"\d{4}-\d{2}-\d{2}")
 

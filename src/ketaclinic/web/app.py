@@ -1,0 +1,54 @@
+"""The web app: ``create_app()`` builds it; ``uvicorn --factory ketaclinic.web.app:create_app``
+serves it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from ketaclinic.services.clock import Clock, SystemClock
+from ketaclinic.store import db
+from ketaclinic.web import admin, api, csrf, errors, pages
+from ketaclinic.web.headers import SecurityHeaders
+from ketaclinic.web.templating import HERE
+
+VERSION = "0.1.0"
+
+
+def create_app(database_url: str | None = None, clock: Clock | None = None) -> FastAPI:
+    """The app on this database (default: KETACLINIC_DATABASE_URL or ./ketaclinic.db), which
+    must already be migrated (``store.db.migrate``). ``clock``: a FixedClock in tests."""
+    engine = db.make_engine(database_url or db.database_url())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="ketaclinic",
+        version=VERSION,
+        summary="Screening and records for ketamine and esketamine clinics",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+        lifespan=lifespan,
+        # Every unsafe request that rides on the session cookie must carry its CSRF token.
+        dependencies=[Depends(csrf.require_csrf)],
+    )
+    app.state.engine = engine
+    app.state.session_factory = db.session_factory(engine)
+    app.state.clock = clock or SystemClock()
+    app.state.secure_cookies = os.environ.get("KETACLINIC_SECURE_COOKIES") == "1"
+    errors.install(app)
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    app.include_router(admin.pages)
+    app.include_router(admin.api)
+    return app
