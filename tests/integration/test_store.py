@@ -57,3 +57,13 @@ def test_audit_rows_cannot_be_changed_or_deleted(database_url: str, change: str)
     with factory() as s:
         [row] = s.query(AuditEvent).all()
         assert row.username == "nurse"
+
+
+def test_a_nested_transaction_rolls_back_with_its_parent(database_url: str) -> None:
+    factory = session_factory(make_engine(database_url))
+    with pytest.raises(RuntimeError), transaction(factory) as s:
+        with s.begin_nested():
+            s.add(patient("MRN-NESTED"))
+        raise RuntimeError("the outer unit of work fails")
+    with factory() as s:
+        assert s.query(Patient).filter_by(mrn="MRN-NESTED").count() == 0
