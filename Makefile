@@ -23,7 +23,9 @@ $(HTMX):
 install: $(VENV)/.installed $(HTMX)
 
 run: install
+	$(VENV)/bin/ketaclinic examples
 	$(VENV)/bin/ketaclinic demo
+	$(VENV)/bin/ketaclinic serve
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench

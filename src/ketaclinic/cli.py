@@ -23,6 +23,7 @@ from rich.console import Console
 
 from ketaclinic import policy as policy_module
 from ketaclinic import screening_text
+from ketaclinic.cli_clinic import demo, serve
 from ketaclinic.cli_users import audit_log, user_app
 from ketaclinic.cohort.commands import cohort_app, synth
 from ketaclinic.fhir.bundle import BundleError
@@ -33,6 +34,8 @@ app.add_typer(cohort_app, name="cohort")
 app.command()(synth)
 app.add_typer(user_app, name="user")
 app.command(name="audit")(audit_log)
+app.command()(demo)
+app.command()(serve)
 EXAMPLES_AS_OF = date(2026, 11, 1)
 DATE_FORM = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -122,10 +125,10 @@ def _demo_plan(folder: Path) -> tuple[date, list[tuple[Path, str]]]:
 
 
 @app.command()
-def demo(
+def examples(
     examples: Annotated[Path, typer.Argument(help="folder of example bundles")] = Path("examples"),
 ) -> None:
-    """Screen every example patient on its route, as of a pinned date, and print each decision."""
+    """Screen the example bundles, each on its route as of a pinned date; print each decision."""
     day, plan = _demo_plan(examples)
     if not plan:
         raise BadInput(f"{examples}: no example bundles (*.json) found")

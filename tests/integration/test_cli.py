@@ -175,9 +175,9 @@ def test_an_internal_error_exits_1_naming_a_defect(
     assert len(captured.err.strip().splitlines()) == 1
 
 
-def test_demo_screens_every_example_on_its_route() -> None:
+def test_examples_screens_every_example_on_its_route() -> None:
     examples = Path(__file__).resolve().parents[2] / "examples"
-    result = run("demo", examples)
+    result = run("examples", examples)
     assert result.returncode == 0, result.stderr
     decisions = [line for line in result.stdout.splitlines() if line.startswith("Decision: ")]
     # The expected decisions of examples/README.md, in demo.toml's order.
@@ -200,8 +200,8 @@ def test_demo_screens_every_example_on_its_route() -> None:
         assert line.startswith(f"Decision: {words}"), line
 
 
-def test_demo_with_no_examples_is_refused(tmp_path: Path) -> None:
-    assert_refused(run("demo", tmp_path), "no example")
+def test_examples_with_no_examples_is_refused(tmp_path: Path) -> None:
+    assert_refused(run("examples", tmp_path), "no example")
 
 
 def test_off_label_note_keeps_the_abbreviation_ptsd() -> None:

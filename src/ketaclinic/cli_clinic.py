@@ -1,0 +1,47 @@
+"""`ketaclinic demo` (seed the demo clinic) and `ketaclinic serve` (the web app)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ketaclinic.services.clock import SystemClock
+from ketaclinic.services.demo_clinic import DEMO_USERS, seed
+from ketaclinic.store.db import database_url, make_engine, migrate, session_factory
+
+
+def demo() -> None:
+    """Create or migrate the database and seed the demo clinic once; print the sign-ins."""
+    url = database_url()
+    migrate(url)
+    report = seed(session_factory(make_engine(url)), SystemClock())
+    console = Console(highlight=False)
+    if report.already_seeded:
+        console.print(f"Demo clinic already seeded in {url}")
+    else:
+        console.print(
+            f"Seeded {url}: {report.users_created} users, {report.patients_created} patients, "
+            f"{report.screenings} screenings"
+        )
+    table = Table("username", "role", "password", title="Demo sign-ins")
+    for username, _name, role, password in DEMO_USERS:
+        table.add_row(username, role, password)
+    console.print(table)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Serve the web app (pages and /api) after bringing the database up to date."""
+    import uvicorn
+
+    from ketaclinic.web.app import create_app
+
+    url = database_url()
+    migrate(url)
+    Console(highlight=False).print(f"ketaclinic on http://{host}:{port}  (database {url})")
+    uvicorn.run(create_app(database_url=url), host=host, port=port, log_level="info")

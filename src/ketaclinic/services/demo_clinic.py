@@ -1,0 +1,83 @@
+"""Seed a demo clinic: one user per role and the demo patients, screened once. Done only once."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ketaclinic.demo.patients import demo_patients
+from ketaclinic.services import charting, importing, patients, users
+from ketaclinic.services.actor import Actor
+from ketaclinic.services.clock import Clock
+from ketaclinic.store.db import transaction
+from ketaclinic.store.models import Patient, User
+
+# Demo credentials, printed by `ketaclinic demo` and `make run`. A demo database only: a real
+# clinic creates its users with `ketaclinic user add`.
+DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
+    ("prescriber", "Dr Maya Okafor", "prescriber", "demo-prescriber-pass"),
+    ("nurse", "Sam Lindqvist RN", "nurse", "demo-nurse-password"),
+    ("frontdesk", "Jo Alvarez", "front_desk", "demo-frontdesk-pass"),
+    ("admin", "Clinic Administrator", "admin", "demo-admin-password"),
+)
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    users_created: int
+    patients_created: int
+    screenings: int
+
+    @property
+    def already_seeded(self) -> bool:
+        return self.users_created == 0 and self.patients_created == 0
+
+
+def seed(factory: sessionmaker[Session], clock: Clock) -> SeedReport:
+    """Create what is missing of the demo clinic; a second run creates nothing."""
+    users_created = 0
+    with transaction(factory) as session:
+        for username, name, role, password in DEMO_USERS:
+            if session.scalar(select(User).where(User.username == username)) is None:
+                users.create_user(session, clock, username, name, role, password)
+                users_created += 1
+    with transaction(factory) as session:
+        prescriber = session.scalars(select(User).where(User.username == "prescriber")).one()
+        actor = users.actor_for(prescriber, "127.0.0.1")
+    if _has_patients(factory):
+        return SeedReport(users_created, 0, 0)
+
+    created = screened = 0
+    today = clock.now().date()
+    for demo in demo_patients(today):
+        # One patient per transaction: a failure names the patient and leaves the others.
+        with transaction(factory) as session:
+            patient = patients.register_patient(
+                session,
+                Actor.system("demo"),
+                clock,
+                patients.PatientIn(
+                    mrn=demo.mrn,
+                    given_name=demo.given_name,
+                    family_name=demo.family_name,
+                    birth_date=demo.birth_date,
+                    sex=demo.sex,
+                    phone=demo.phone,
+                    escort_name=demo.escort_name,
+                    escort_phone=demo.escort_phone,
+                ),
+            )
+            data = json.dumps(demo.bundle).encode()
+            importing.import_bundle(session, Actor.system("demo"), clock, patient.id, data)
+            charting.screen_patient(session, actor, clock, patient.id, demo.route)
+            created += 1
+            screened += 1
+    return SeedReport(users_created, created, screened)
+
+
+def _has_patients(factory: sessionmaker[Session]) -> bool:
+    with factory() as session:
+        return bool(session.scalar(select(func.count()).select_from(Patient)))
