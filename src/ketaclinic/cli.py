@@ -24,6 +24,7 @@ from rich.console import Console
 from ketaclinic import policy as policy_module
 from ketaclinic import screening_text
 from ketaclinic.cli_clinic import demo, serve
+from ketaclinic.cli_export import export
 from ketaclinic.cli_users import audit_log, user_app
 from ketaclinic.cohort.commands import cohort_app, synth
 from ketaclinic.fhir.bundle import BundleError
@@ -36,6 +37,7 @@ app.add_typer(user_app, name="user")
 app.command(name="audit")(audit_log)
 app.command()(demo)
 app.command()(serve)
+app.command()(export)
 EXAMPLES_AS_OF = date(2026, 11, 1)
 DATE_FORM = re.compile(r"\d{4}-\d{2}-\d{2}")
 
