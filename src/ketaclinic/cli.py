@@ -25,6 +25,7 @@ from ketaclinic import policy as policy_module
 from ketaclinic import screening_text
 from ketaclinic.cli_clinic import demo, serve
 from ketaclinic.cli_export import export
+from ketaclinic.cli_ledger import ledger_app
 from ketaclinic.cli_users import audit_log, user_app
 from ketaclinic.cohort.commands import cohort_app, synth
 from ketaclinic.fhir.bundle import BundleError
@@ -34,6 +35,7 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_
 app.add_typer(cohort_app, name="cohort")
 app.command()(synth)
 app.add_typer(user_app, name="user")
+app.add_typer(ledger_app, name="ledger")
 app.command(name="audit")(audit_log)
 app.command()(demo)
 app.command()(serve)

@@ -18,6 +18,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = "sqlite:///ketaclinic.db"
+# Connection execution option: on SQLite, open the transaction with BEGIN IMMEDIATE, taking the
+# write lock before the first read (the ledger reads a balance, then writes what it read).
+IMMEDIATE = "ketaclinic_immediate"
 
 
 def database_url() -> str:
@@ -38,7 +41,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    immediate = connection.get_execution_options().get(IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str | None = None) -> Engine:
@@ -59,6 +63,15 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: committed when the block ends, rolled back whole on any error."""
     with factory() as session, session.begin():
+        yield session
+
+
+@contextmanager
+def immediate_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Like ``transaction``, but a writer from its first statement: BEGIN IMMEDIATE on SQLite (a
+    second writer waits here rather than failing later); a plain transaction elsewhere."""
+    with factory() as session, session.begin():
+        session.connection(execution_options={IMMEDIATE: True})
         yield session
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -274,3 +275,109 @@ class ImportRun(Base):
     created: Mapped[int] = mapped_column(Integer)
     imported_at: Mapped[datetime] = mapped_column(DateTime)
     imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+# ---- the controlled-substance ledger (issue 7) ----------------------------------------------
+# Quantities are whole micrograms (µg) and volumes whole microlitres (µL): exact sums in a legal
+# record. Products and lots never change once made; ledger entries are append-only and chained
+# by SHA-256 (the 0002 migration adds the triggers).
+
+
+class LedgerProduct(Base):
+    """A stocked form: a ketamine HCl vial of one strength and volume, or an esketamine device."""
+
+    __tablename__ = "ledger_products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    substance: Mapped[str] = mapped_column(String(20))  # ketamine, esketamine
+    form: Mapped[str] = mapped_column(String(20))  # vial, nasal device
+    name: Mapped[str] = mapped_column(String(200))
+    strength_ug_per_ml: Mapped[int | None] = mapped_column(Integer)
+    volume_ul: Mapped[int | None] = mapped_column(Integer)
+    unit_ug: Mapped[int] = mapped_column(BigInteger)  # drug in one vial or device
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LedgerLot(Base):
+    __tablename__ = "ledger_lots"
+    __table_args__ = (UniqueConstraint("product_id", "lot_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("ledger_products.id"))
+    lot_number: Mapped[str] = mapped_column(String(60))
+    expiry: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LedgerChain(Base):
+    """The clinic's chain (one per database, id 1): its row is locked to serialise appends."""
+
+    __tablename__ = "ledger_chain"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class LedgerEntry(Base):
+    """One movement of stock (or a count). Never updated or deleted; corrections are new entries.
+
+    ``sha256`` covers every column but ``id`` and itself, after ``previous_sha256``."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_entries_lot_seq", "lot_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    lot_id: Mapped[int] = mapped_column(ForeignKey("ledger_lots.id"))
+    change_ug: Mapped[int] = mapped_column(BigInteger)  # signed change to the lot's balance
+    units: Mapped[int | None] = mapped_column(Integer)  # whole vials or devices, when counted so
+    balance_ug: Mapped[int] = mapped_column(BigInteger)  # the lot's balance after this entry
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    witness_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    # The session and dose it records (issue 5); no foreign key until those tables exist.
+    session_ref: Mapped[int | None] = mapped_column(Integer)
+    dose_ref: Mapped[int | None] = mapped_column(Integer, unique=True)
+    supplier: Mapped[str | None] = mapped_column(String(200))  # or recipient, when leaving
+    supplier_dea: Mapped[str | None] = mapped_column(String(20))
+    invoice: Mapped[str | None] = mapped_column(String(100))
+    dea41_reference: Mapped[str | None] = mapped_column(String(100))
+    counted_ug: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    previous_sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class LedgerCount(Base):
+    """A physical count against the balance; a difference stays listed until resolved."""
+
+    __tablename__ = "ledger_counts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("ledger_lots.id"), index=True)
+    expected_ug: Mapped[int] = mapped_column(BigInteger)
+    counted_ug: Mapped[int] = mapped_column(BigInteger)
+    inventory: Mapped[str | None] = mapped_column(String(20))  # initial, biennial, or none
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolution: Mapped[str | None] = mapped_column(String(500))
+    resolution_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+
+
+class LossReport(Base):
+    """A theft or loss to report within one business day of discovery."""
+
+    __tablename__ = "ledger_loss_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    discovered_at: Mapped[datetime] = mapped_column(DateTime)
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    filed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reference: Mapped[str | None] = mapped_column(String(100))
