@@ -307,3 +307,17 @@ def current_records(session: Session, patient_id: int) -> CurrentRecords:
         allergies=_current_of(session, AllergyRecord, patient_id),
         procedures=_current_of(session, ProcedureRecord, patient_id),
     )
+
+
+def patient_records(
+    session: Session, kind: str, patient_id: int, *, history: bool = False
+) -> list[ClinicalRow]:
+    """The patient's records of one kind, oldest first: the current ones, or with ``history``
+    every version (superseded and entered in error too), for the API's ``?include=history``."""
+    checked = _kind(kind)
+    get_patient(session, patient_id)
+    model = MODELS[checked]
+    query: Any = select(model).where(model.patient_id == patient_id)
+    if not history:
+        query = query.where(model.state == "current")
+    return list(session.scalars(query.order_by(model.id)).all())

@@ -1,0 +1,100 @@
+"""What the JSON API's routers share: who may call them, and rows -> response bodies.
+
+Roles (issue 4, "Users and security"): the front desk sees demographics, not clinical records;
+nurses read the chart and record vitals and observations; prescribers do everything clinical,
+including screening, signing and overriding; admins manage users and read the audit log, with
+no clinical reads or writes. The services check the role again for every write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.orm import Session
+
+from ketaclinic.services import charting
+from ketaclinic.services.actor import Actor
+from ketaclinic.services.errors import InvalidInput
+from ketaclinic.services.records_forms import Kind
+from ketaclinic.store.models import ClinicalRow, Screening
+from ketaclinic.web.deps import require_roles
+from ketaclinic.web.schemas import (
+    OUT_MODELS,
+    OverrideOut,
+    RecordOut,
+    ScreeningOut,
+    ScreeningSummaryOut,
+    SignatureOut,
+)
+
+Demographics = Annotated[Actor, Depends(require_roles("prescriber", "nurse", "front_desk"))]
+ChartReader = Annotated[Actor, Depends(require_roles("prescriber", "nurse"))]
+ObservationWriter = Annotated[Actor, Depends(require_roles("prescriber", "nurse"))]
+# Routes for any kind of record (marking in error): nurses get past this for observations; the
+# service then refuses them every other kind (services.records.WRITERS).
+RecordWriter = Annotated[Actor, Depends(require_roles("prescriber", "nurse"))]
+Prescriber = Annotated[Actor, Depends(require_roles("prescriber"))]
+
+
+@contextmanager
+def fields_under(prefix: str, fields: Collection[str]) -> Iterator[None]:
+    """A service's refusal of a field that the request nests under ``prefix`` (a correction's
+    ``values``) is reported at that field's place in the body, as pydantic would."""
+    try:
+        yield
+    except InvalidInput as bad:
+        if bad.field not in fields:
+            raise
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("body", prefix, bad.field),
+                    "msg": bad.message,
+                    "input": None,
+                }
+            ]
+        ) from None
+
+
+def record_out(kind: Kind, row: ClinicalRow) -> RecordOut:
+    return OUT_MODELS[kind].model_validate(row)
+
+
+def screening_summary(session: Session, screening: Screening) -> ScreeningSummaryOut:
+    decision = charting.effective_decision(screening)
+    return ScreeningSummaryOut(
+        id=screening.id,
+        patient_id=screening.patient_id,
+        route=screening.route,
+        as_of=screening.as_of,
+        created_at=screening.created_at,
+        decision=decision.decision,
+        engine_decision=decision.engine_decision,
+        overridden=decision.overridden,
+        justification=decision.justification,
+        signed=screening.signature is not None,
+        stale=charting.is_stale(session, screening),
+    )
+
+
+def screening_out(session: Session, screening: Screening) -> ScreeningOut:
+    summary = screening_summary(session, screening)
+    return ScreeningOut(
+        **summary.model_dump(),
+        engine_version=screening.engine_version,
+        policy_name=screening.policy_name,
+        policy_sha256=screening.policy_sha256,
+        run_by_id=screening.run_by_id,
+        signature=None
+        if screening.signature is None
+        else SignatureOut.model_validate(screening.signature),
+        override=None
+        if screening.override is None
+        else OverrideOut.model_validate(screening.override),
+        output=charting.output_of(screening),
+    )
