@@ -5,7 +5,9 @@ export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: install run test lint bench clean
 
-HTMX := src/ketaclinic/web/static/vendor/htmx.min.js
+VENDOR := src/ketaclinic/web/static/vendor
+HTMX := $(VENDOR)/htmx.min.js
+SWAGGER := $(VENDOR)/swagger-ui-bundle.js
 
 $(VENV)/.installed: pyproject.toml
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv \
@@ -14,13 +16,19 @@ $(VENV)/.installed: pyproject.toml
 	uv pip install --quiet -p $(PY) -e '.[dev]'
 	@touch $@
 
-# htmx from the npm registry at install time: never committed, never from a CDN.
+# Front-end files from the npm registry at install time: never committed, never from a CDN.
 $(HTMX):
 	npm install --silent --no-save --no-audit --no-fund --prefix .npm htmx.org@2
-	mkdir -p $(dir $@)
+	mkdir -p $(VENDOR)
 	cp .npm/node_modules/htmx.org/dist/htmx.min.js $@
 
-install: $(VENV)/.installed $(HTMX)
+# Swagger UI for the API docs page (/api/docs).
+$(SWAGGER):
+	npm install --silent --no-save --no-audit --no-fund --prefix .npm swagger-ui-dist@5
+	mkdir -p $(VENDOR)
+	cp .npm/node_modules/swagger-ui-dist/swagger-ui-bundle.js .npm/node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/
+
+install: $(VENV)/.installed $(HTMX) $(SWAGGER)
 
 run: install
 	$(VENV)/bin/ketaclinic examples
@@ -40,4 +48,4 @@ bench: install
 	$(PY) bench/cohort.py --patients 10000
 
 clean:
-	rm -rf $(VENV) .npm $(HTMX) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .npm $(VENDOR) .pytest_cache .mypy_cache .ruff_cache

@@ -151,7 +151,6 @@ CASES: tuple[Case, ...] = (
     page("GET", "/", EVERY_USER),
     public("GET", "/api/docs"),
     public("GET", "/api/openapi.json"),
-    public("GET", "/docs/oauth2-redirect"),
     public("GET", "/static/{path}", "/static/app.css"),
     api("GET", "/api/me", EVERY_USER),
     # Administration: admins only.

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from ketaclinic.services.clock import Clock, SystemClock
@@ -35,7 +37,10 @@ def create_app(database_url: str | None = None, clock: Clock | None = None) -> F
         title="ketaclinic",
         version=VERSION,
         summary="Screening and records for ketamine and esketamine clinics",
-        docs_url="/api/docs",
+        # The docs page is served below with Swagger UI from our own static files (npm package
+        # swagger-ui-dist, fetched at install time), never from a CDN.
+        docs_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         openapi_url="/api/openapi.json",
         redoc_url=None,
         lifespan=lifespan,
@@ -55,4 +60,15 @@ def create_app(database_url: str | None = None, clock: Clock | None = None) -> F
     app.include_router(clinical_api)
     app.include_router(admin.pages)
     app.include_router(admin.api)
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="ketaclinic API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="/static/app.css",
+        )
+
     return app
