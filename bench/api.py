@@ -51,14 +51,16 @@ def _free_port() -> int:
 
 
 @contextmanager
-def served(target: str, env: dict[str, str], cwd: Path) -> Iterator[str]:
+def served(target: str, env: dict[str, str], cwd: Path, *extra: str) -> Iterator[str]:
     port = _free_port()
-    command = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port",
-               str(port), "--log-level", "warning"]  # fmt: skip
+    command = [sys.executable, "-m", "uvicorn", target, *extra, "--host", "127.0.0.1",
+               "--port", str(port), "--log-level", "warning"]  # fmt: skip
     process = subprocess.Popen(command, env={**os.environ, **env}, cwd=cwd)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
+            if process.poll() is not None:
+                raise SystemExit(f"the server for {target} exited with {process.returncode}")
             try:
                 httpx.get(url + "/", timeout=1)
                 break
@@ -125,8 +127,7 @@ def run_database(label: str, url: str, clients: int, seconds: float, work: Path)
         report(
             "baseline", asyncio.run(_load(bare, "GET", ["/ping"], {}, clients, seconds)), seconds
         )
-    factory = "ketaclinic.web.app:create_app"
-    with served(factory + " --factory", env, work) as app:
+    with served("ketaclinic.web.app:create_app", env, work, "--factory") as app:
         ids = [
             p["id"]
             for p in httpx.get(app + "/api/patients?size=50", headers=headers).json()["items"]

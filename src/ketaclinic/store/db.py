@@ -7,6 +7,8 @@ SQLite by default (``./ketaclinic.db``, WAL, foreign keys on); any SQLAlchemy UR
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -14,7 +16,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = "sqlite:///ketaclinic.db"
@@ -40,19 +42,60 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection: Any) -> None:
-    immediate = connection.get_execution_options().get(IMMEDIATE, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+WRITE_WAIT_SECONDS = 30
+
+
+class _Writers:
+    """Queues this process's SQLite writers on a lock instead of SQLite's busy polling.
+
+    SQLite has one writer at a time and its busy handler retries by sleeping, so under many
+    concurrent requests some wait past any timeout. Taking a process lock at BEGIN IMMEDIATE and
+    releasing it at COMMIT or ROLLBACK lets them queue; the busy timeout still covers writers in
+    other processes (the command line beside the server). A web server must have more worker
+    threads than concurrent requests (see web.app), or a writer holding the turn could wait for a
+    thread to commit in while every thread waits for the turn.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders: set[int] = set()
+
+    def begin(self, connection: Any) -> None:
+        if connection.get_execution_options().get(IMMEDIATE, False):
+            if not self._lock.acquire(timeout=WRITE_WAIT_SECONDS):
+                raise sqlite3.OperationalError(
+                    f"database is locked: no write turn within {WRITE_WAIT_SECONDS} s"
+                )
+            self._holders.add(id(connection))
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                self.end(connection)
+                raise
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+    def end(self, connection: Any) -> None:
+        if id(connection) in self._holders:
+            self._holders.discard(id(connection))
+            self._lock.release()
 
 
 def make_engine(url: str | None = None) -> Engine:
     url = url or database_url()
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        in_memory = make_url(url).database in (None, "", ":memory:")
+        # An in-memory database lives in one connection: no pool to size.
+        pool: dict[str, int] = {} if in_memory else {"pool_size": 10, "max_overflow": 40}
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
+        writers = _Writers()
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "begin", writers.begin)
+        event.listen(engine, "commit", writers.end)
+        event.listen(engine, "rollback", writers.end)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # Room for the web server's worker threads (50 concurrent clients in bench/api.py).
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -69,9 +112,13 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 @contextmanager
 def immediate_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """Like ``transaction``, but a writer from its first statement: BEGIN IMMEDIATE on SQLite (a
-    second writer waits here rather than failing later); a plain transaction elsewhere."""
-    with factory() as session, session.begin():
-        session.connection(execution_options={IMMEDIATE: True})
+    second writer waits here rather than failing later); a plain transaction elsewhere.
+
+    The connection is taken at the first statement, not on entry, so a request may hold this
+    session open while its sign-in check runs in a transaction of its own without waiting on
+    itself for the write lock."""
+    engine = factory.kw["bind"].execution_options(**{IMMEDIATE: True})
+    with factory(bind=engine) as session, session.begin():
         yield session
 
 

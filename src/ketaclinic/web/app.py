@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -21,6 +22,7 @@ from ketaclinic.web.pages_clinic import router as clinic_pages
 from ketaclinic.web.templating import HERE
 
 VERSION = "0.1.0"
+WORKER_THREADS = 200
 
 
 def create_app(database_url: str | None = None, clock: Clock | None = None) -> FastAPI:
@@ -30,6 +32,10 @@ def create_app(database_url: str | None = None, clock: Clock | None = None) -> F
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes and dependencies run on worker threads; SQLite writers queue for one write
+        # turn (store.db), so there must be more threads than concurrent requests or a writer
+        # could wait for a thread to commit in.
+        to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         yield
         engine.dispose()
 

@@ -22,12 +22,16 @@ from ketaclinic.services import audit as audit_trail
 from ketaclinic.services.actor import Actor, Role
 from ketaclinic.services.clock import Clock
 from ketaclinic.services.errors import Forbidden
+from ketaclinic.store.db import immediate_transaction
 from ketaclinic.web import state
 from ketaclinic.web.security import current_actor
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with state.session_factory(request)() as session, session.begin():
+    # Every request that touches patient data writes an audit row, so the transaction is a writer
+    # from its first statement (BEGIN IMMEDIATE on SQLite): concurrent requests queue for the
+    # write lock instead of failing with "database is locked" when a reader turns writer.
+    with immediate_transaction(state.session_factory(request)) as session:
         # Kept for audit(request, ...), so audit rows join the request's transaction.
         request.state.db = session
         yield session

@@ -12,7 +12,7 @@ from fastapi import Request, Response
 
 from ketaclinic.services import users, web_sessions
 from ketaclinic.services.actor import Actor
-from ketaclinic.store.db import transaction
+from ketaclinic.store.db import immediate_transaction, transaction
 from ketaclinic.web import state
 
 SESSION_COOKIE = "ketaclinic_session"
@@ -55,7 +55,8 @@ def current_actor(request: Request) -> Actor:
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             raise NotSignedIn("none")
-        with transaction(factory) as session:
+        # touch() writes (last seen, idle sign-out): a writer from the start, as in deps.
+        with immediate_transaction(factory) as session:
             visit = web_sessions.touch(session, state.clock(request), cookie, address)
             if visit.web_session is not None and visit.user is not None:
                 actor = users.actor_for(visit.user, address)
