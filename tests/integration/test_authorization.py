@@ -30,11 +30,12 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
-from sqlalchemy import update
+from sqlalchemy import select, update
 from starlette.routing import Mount
 
 from ketaclinic.services.actor import Role
 from ketaclinic.services.charting import screen_patient
+from ketaclinic.services.ledger import ReceiptIn, define_product, receive
 from ketaclinic.services.records import (
     add_allergy,
     add_condition,
@@ -64,6 +65,7 @@ DEMOGRAPHICS = frozenset({P, N, F})
 CLINICAL = frozenset({P, N})
 PRESCRIBER = frozenset({P})
 ADMIN = frozenset({A})
+LEDGER_READERS = frozenset({P, N, A})  # issue 7: clinicians keep the ledger, admins read it
 PASSWORD = "correct horse battery"
 EXAMPLE_01 = Path(__file__).parents[2] / "examples" / "01-eligible-trd.json"
 
@@ -134,6 +136,17 @@ BP_CORRECTION_FORM = {
     "diastolic": "76",
     **REASON,
 }
+
+RECEIPT_FORM = {
+    "substance": "ketamine", "strength_mg_per_ml": "50", "volume_ml": "10", "lot_number": "{mrn}",
+    "expiry": "2027-06-30", "units": "10", "supplier": "Acme Pharma", "supplier_dea": "RA1234563",
+    "invoice": "INV-1",
+}  # fmt: skip
+ADMINISTER_FORM = {"lot_id": "{lot}", "patient_id": "{patient}", "dose_mg": "35"}
+WASTE_FORM = {"lot_id": "{lot}", "amount_mg": "465", "reason": "rest of the vial",
+              "witness": "{witness}", "witness_password": PASSWORD}  # fmt: skip
+WASTE_JSON = {"lot_id": "{lot}", "amount_mg": "465", "reason": "rest of the vial",
+              "witness_username": "{witness}", "witness_password": PASSWORD}  # fmt: skip
 
 BP_FORM = {"effective": "2026-10-29T10:15", "systolic": "118", "diastolic": "76"}
 LAB_FORM = {"loinc": "1742-6", "effective": "2026-10-29T10:15", "value": "22"}
@@ -256,6 +269,23 @@ CASES: tuple[Case, ...] = (
     page("POST", "/screenings/{screening_id}/sign", PRESCRIBER, "/screenings/{screening}/sign"),
     page("POST", "/screenings/{screening_id}/override", PRESCRIBER,
          "/screenings/{screening}/override", form=OVERRIDE),
+    # The controlled-substance ledger: nurses and prescribers write, admins read, not the desk.
+    api("GET", "/api/ledger/lots", LEDGER_READERS),
+    api("GET", "/api/ledger/lots/{lot_id}/entries", LEDGER_READERS,
+        "/api/ledger/lots/{lot}/entries"),
+    api("POST", "/api/ledger/receive", CLINICAL, json=RECEIPT_FORM),
+    api("POST", "/api/ledger/administer", CLINICAL, json=ADMINISTER_FORM),
+    api("POST", "/api/ledger/waste", CLINICAL, json=WASTE_JSON),
+    api("GET", "/api/ledger/head", LEDGER_READERS),
+    api("GET", "/api/ledger/verify", LEDGER_READERS),
+    page("GET", "/ledger", LEDGER_READERS),
+    page("POST", "/ledger/receive", CLINICAL, form=RECEIPT_FORM),
+    page("POST", "/ledger/administer", CLINICAL, form=ADMINISTER_FORM),
+    page("POST", "/ledger/waste", CLINICAL, form=WASTE_FORM),
+    page("POST", "/ledger/count", CLINICAL, form={"lot_id": "{lot}", "counted_mg": "5000"}),
+    page("GET", "/ledger/verify", LEDGER_READERS),
+    page("GET", "/ledger/log.csv", LEDGER_READERS),
+    page("GET", "/ledger/log.pdf", LEDGER_READERS),
 )
 # fmt: on
 
@@ -304,9 +334,32 @@ class World:
                        created_at=NOW))  # fmt: skip
         return name
 
+    def _lot(self) -> int:
+        """A fresh ketamine lot of ten 500 mg vials, received by the prescriber."""
+        clinic = self.api.clinic
+        with clinic.work() as s:
+            product = define_product(s, clinic.prescriber, clinic.clock, "ketamine",
+                                     strength_mg_per_ml=50, volume_ml=10)  # fmt: skip
+            receipt = ReceiptIn(product.code, f"LOT{next(self.serial)}", date(2027, 6, 30), 10,
+                                "Acme Pharma", "RA1234563", "INV-1")  # fmt: skip
+            return receive(s, clinic.prescriber, clinic.clock, receipt).lot_id
+
+    def _witness(self) -> str:
+        """A second nurse whose password is PASSWORD (the hash every user got), to witness."""
+        name = f"witness{next(self.serial)}"
+        with self.api.clinic.work() as s:
+            hashed = s.scalars(select(User.password_hash).where(User.username == N)).one()
+            s.add(User(username=name, full_name=name, role="nurse", password_hash=hashed,
+                       created_at=NOW))  # fmt: skip
+        return name
+
     def value(self, name: str) -> str:
         if name == "patient":
             return str(self.patient)
+        if name == "lot":
+            return str(self._lot())
+        if name == "witness":
+            return self._witness()
         if name == "user":
             return self._user()
         if name in ("username", "mrn"):

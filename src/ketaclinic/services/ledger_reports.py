@@ -2,7 +2,7 @@
 
 Every report carries the chain's head (count and hash of the last entry), so a printed or
 exported report can later serve as the anchor for ``ketaclinic ledger verify --anchor``.
-PDF output waits: WeasyPrint is not installed in this project.
+The PDF of the running log is services/ledger_pdf.py (WeasyPrint).
 """
 
 from __future__ import annotations

@@ -16,9 +16,11 @@ from fastapi.staticfiles import StaticFiles
 from ketaclinic.services.clock import Clock, SystemClock
 from ketaclinic.store import db
 from ketaclinic.web import admin, api, csrf, errors, pages
+from ketaclinic.web.api_ledger import router as ledger_api
 from ketaclinic.web.api_routes import router as clinical_api
 from ketaclinic.web.headers import SecurityHeaders
 from ketaclinic.web.pages_clinic import router as clinic_pages
+from ketaclinic.web.pages_ledger import router as ledger_pages
 from ketaclinic.web.templating import HERE
 
 VERSION = "0.1.0"
@@ -64,6 +66,8 @@ def create_app(database_url: str | None = None, clock: Clock | None = None) -> F
     app.include_router(clinic_pages)
     app.include_router(api.router)
     app.include_router(clinical_api)
+    app.include_router(ledger_pages)
+    app.include_router(ledger_api)
     app.include_router(admin.pages)
     app.include_router(admin.api)
 

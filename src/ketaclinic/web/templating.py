@@ -14,12 +14,19 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 # Where each role goes from the home page and the header: (label, address, what it is for).
 LINKS: dict[str, list[tuple[str, str, str]]] = {
-    "prescriber": [("Patients", "/patients", "Find a patient, open the chart, screen and sign")],
-    "nurse": [("Patients", "/patients", "Find a patient, read the chart, record vitals")],
+    "prescriber": [
+        ("Patients", "/patients", "Find a patient, open the chart, screen and sign"),
+        ("Ledger", "/ledger", "Controlled-substance stock, entries and the chain"),
+    ],
+    "nurse": [
+        ("Patients", "/patients", "Find a patient, read the chart, record vitals"),
+        ("Ledger", "/ledger", "Controlled-substance stock, entries and the chain"),
+    ],
     "front_desk": [("Patients", "/patients", "Register patients and keep their details")],
     "admin": [
         ("Users", "/admin/users", "Add and deactivate staff accounts"),
         ("Audit log", "/admin/audit", "Who read or changed what, and when"),
+        ("Ledger", "/ledger", "Controlled-substance stock, entries and the chain"),
     ],
 }
 
