@@ -35,7 +35,7 @@ from starlette.routing import Mount
 
 from ketaclinic.services.actor import Role
 from ketaclinic.services.charting import screen_patient
-from ketaclinic.services.ledger import ReceiptIn, define_product, receive
+from ketaclinic.services.ledger import ReceiptIn, count_lot, define_product, receive, record_loss
 from ketaclinic.services.records import (
     add_allergy,
     add_condition,
@@ -147,6 +147,11 @@ WASTE_FORM = {"lot_id": "{lot}", "amount_mg": "465", "reason": "rest of the vial
               "witness": "{witness}", "witness_password": PASSWORD}  # fmt: skip
 WASTE_JSON = {"lot_id": "{lot}", "amount_mg": "465", "reason": "rest of the vial",
               "witness_username": "{witness}", "witness_password": PASSWORD}  # fmt: skip
+RETURN_FORM = {"lot_id": "{lot}", "kind": "returned", "units": "1", "recipient": "Acme Pharma",
+               "recipient_dea": "RA1234563", "invoice": "RET-1"}  # fmt: skip
+DESTROY_FORM = {"lot_id": "{lot}", "amount_mg": "500", "dea41_reference": "DEA41-1"}
+ADJUST_FORM = {"lot_id": "{lot}", "change_mg": "-5", "reason": "count correction"}
+LOSS_FORM = {"lot_id": "{lot}", "kind": "lost", "amount_mg": "500", "reason": "vial broke"}
 
 BP_FORM = {"effective": "2026-10-29T10:15", "systolic": "118", "diastolic": "76"}
 LAB_FORM = {"loinc": "1742-6", "effective": "2026-10-29T10:15", "value": "22"}
@@ -276,6 +281,10 @@ CASES: tuple[Case, ...] = (
     api("POST", "/api/ledger/receive", CLINICAL, json=RECEIPT_FORM),
     api("POST", "/api/ledger/administer", CLINICAL, json=ADMINISTER_FORM),
     api("POST", "/api/ledger/waste", CLINICAL, json=WASTE_JSON),
+    api("POST", "/api/ledger/return", CLINICAL, json=RETURN_FORM),
+    api("POST", "/api/ledger/destroy", CLINICAL, json=DESTROY_FORM),
+    api("POST", "/api/ledger/adjust", CLINICAL, json=ADJUST_FORM),
+    api("POST", "/api/ledger/loss", CLINICAL, json=LOSS_FORM),
     api("GET", "/api/ledger/head", LEDGER_READERS),
     api("GET", "/api/ledger/verify", LEDGER_READERS),
     page("GET", "/ledger", LEDGER_READERS),
@@ -283,6 +292,14 @@ CASES: tuple[Case, ...] = (
     page("POST", "/ledger/administer", CLINICAL, form=ADMINISTER_FORM),
     page("POST", "/ledger/waste", CLINICAL, form=WASTE_FORM),
     page("POST", "/ledger/count", CLINICAL, form={"lot_id": "{lot}", "counted_mg": "5000"}),
+    page("POST", "/ledger/return", CLINICAL, form=RETURN_FORM),
+    page("POST", "/ledger/destroy", CLINICAL, form=DESTROY_FORM),
+    page("POST", "/ledger/adjust", CLINICAL, form=ADJUST_FORM),
+    page("POST", "/ledger/loss", CLINICAL, form=LOSS_FORM),
+    page("POST", "/ledger/discrepancies/{count_id}/resolve", CLINICAL,
+         "/ledger/discrepancies/{count}/resolve", form={"resolution": "miscounted"}),
+    page("POST", "/ledger/loss-reports/{report_id}/file", CLINICAL,
+         "/ledger/loss-reports/{report}/file", form={"reference": "DEA106-1"}),
     page("GET", "/ledger/verify", LEDGER_READERS),
     page("GET", "/ledger/log.csv", LEDGER_READERS),
     page("GET", "/ledger/log.pdf", LEDGER_READERS),
@@ -344,6 +361,18 @@ class World:
                                 "Acme Pharma", "RA1234563", "INV-1")  # fmt: skip
             return receive(s, clinic.prescriber, clinic.clock, receipt).lot_id
 
+    def _count(self) -> int:
+        """A count 10 mg short of a fresh lot's 5000 mg: an open discrepancy."""
+        clinic, lot = self.api.clinic, self._lot()
+        with clinic.work() as s:
+            return count_lot(s, clinic.prescriber, clinic.clock, lot, "4990").id
+
+    def _report(self) -> int:
+        """An open loss report: one 500 mg vial of a fresh lot lost."""
+        clinic, lot = self.api.clinic, self._lot()
+        with clinic.work() as s:
+            return record_loss(s, clinic.prescriber, clinic.clock, lot, "lost", "500", "broke").id
+
     def _witness(self) -> str:
         """A second nurse whose password is PASSWORD (the hash every user got), to witness."""
         name = f"witness{next(self.serial)}"
@@ -360,6 +389,10 @@ class World:
             return str(self._lot())
         if name == "witness":
             return self._witness()
+        if name == "count":
+            return str(self._count())
+        if name == "report":
+            return str(self._report())
         if name == "user":
             return self._user()
         if name in ("username", "mrn"):

@@ -204,3 +204,148 @@ def test_the_log_prints_as_a_pdf_with_the_head_and_as_csv(ward: Ward) -> None:
     csv_text = nurse.get("/ledger/log.csv").text
     assert csv_text.splitlines()[0] == f"# ledger head,{head}"
     assert re.search(r"^1,.*,received,ketamine-50mg-ml-10ml,K-100,", csv_text, re.M)
+
+
+def test_destroy_and_adjust_through_the_api_change_the_balance_and_the_chain_verifies(
+    ward: Ward,
+) -> None:
+    lot = receive_by_api(ward)  # ten 500 mg vials: 5000 mg
+    destroyed = ward.api.post(
+        "nurse",
+        "/api/ledger/destroy",
+        {"lot_id": lot, "amount_mg": "500", "dea41_reference": "DEA41-2026-7"},
+    )
+    assert destroyed.status_code == 201, destroyed.text
+    # 5000 - 500 destroyed = 4500.
+    assert (destroyed.json()["kind"], destroyed.json()["change_mg"]) == ("destroyed", "-500")
+    assert destroyed.json()["balance_mg"] == "4500"
+    lowered = ward.api.post(
+        "prescriber",
+        "/api/ledger/adjust",
+        {"lot_id": lot, "change_mg": "-12.5", "reason": "count found 12.5 mg short"},
+    )
+    assert lowered.status_code == 201, lowered.text
+    # 4500 - 12.5 = 4487.5.
+    assert (lowered.json()["change_mg"], lowered.json()["balance_mg"]) == ("-12.5", "4487.5")
+    raised = ward.api.post(
+        "nurse", "/api/ledger/adjust", {"lot_id": lot, "change_mg": "2.5", "reason": "recount"}
+    )
+    assert raised.status_code == 201, raised.text
+    # 4487.5 + 2.5 = 4490.
+    assert raised.json()["balance_mg"] == "4490"
+    assert ward.api.get("nurse", "/api/ledger/lots").json()[0]["balance_mg"] == "4490"
+    # Below zero is refused: 4490 + (-4490.001) < 0.
+    below = ward.api.post(
+        "nurse", "/api/ledger/adjust", {"lot_id": lot, "change_mg": "-4490.001", "reason": "x"}
+    )
+    assert below.status_code == 422
+    check = ward.api.get("admin", "/api/ledger/verify").json()
+    assert check["intact"] is True
+    assert (check["head"]["count"], check["head"]["sha256"]) == (4, raised.json()["sha256"])
+    kinds = [e["kind"] for e in ward.api.get("nurse", f"/api/ledger/lots/{lot}/entries").json()]
+    assert kinds == ["received", "destroyed", "adjusted", "adjusted"]
+
+
+def test_return_through_the_api_takes_whole_vials(ward: Ward) -> None:
+    lot = receive_by_api(ward)
+    returned = ward.api.post(
+        "nurse",
+        "/api/ledger/return",
+        {"lot_id": lot, "kind": "transferred", "units": 2, "recipient": "Other Clinic",
+         "recipient_dea": "BO7654321", "invoice": "DEA222-9"},
+    )  # fmt: skip
+    assert returned.status_code == 201, returned.text
+    # Two 500 mg vials: 5000 - 1000 = 4000.
+    assert (returned.json()["kind"], returned.json()["balance_mg"]) == ("transferred", "4000")
+
+
+def test_a_loss_opens_a_report_shown_on_the_ledger_until_filed(ward: Ward) -> None:
+    lot = receive_by_api(ward)
+    lost = ward.api.post(
+        "nurse",
+        "/api/ledger/loss",
+        {
+            "lot_id": lot,
+            "kind": "stolen",
+            "amount_mg": "500",
+            "reason": "vial missing",
+            "discovered_at": "2026-11-01T08:00:00+01:00",
+        },
+    )
+    assert lost.status_code == 201, lost.text
+    assert lost.json()["balance_mg"] == "4500"
+    # 08:00 at +01:00 is 07:00 UTC.
+    assert lost.json()["discovered_at"].startswith("2026-11-01T07:00:00")
+    report = lost.json()["report_id"]
+    nurse = ward.site.browser("nurse")
+    page = nurse.get("/ledger")
+    # Discovered Sunday 1 November 2026: due within one business day, Monday 2 November.
+    assert "Due by the end of 2026-11-02" in page.text and "stolen 500 mg" in page.text
+    assert f'action="/ledger/loss-reports/{report}/file"' in page.text
+    # Filing needs its reference; refused beside the field, nothing written.
+    before = ward.api.counts()
+    blank = nurse.post(f"/ledger/loss-reports/{report}/file", {"reference": " "})
+    assert blank.status_code == 422
+    assert field_error(blank, f"file-{report}-reference") == "is required"
+    assert ward.api.counts() == before
+    filed = nurse.post(f"/ledger/loss-reports/{report}/file", {"reference": "DEA106-42"})
+    assert filed.status_code == 303, filed.text
+    assert "stolen 500 mg" not in nurse.get("/ledger").text
+    assert ("nurse", "write", f"ledger: loss report {report} filed", None) in ward.site.audit()
+    # A loss through the page opens a report too.
+    by_page = nurse.post(
+        "/ledger/loss", {"lot_id": str(lot), "kind": "lost", "amount_mg": "65", "reason": "spilt"}
+    )
+    assert by_page.status_code == 303, by_page.text
+    assert "lost 65 mg" in nurse.get("/ledger").text
+
+
+def test_a_discrepancy_resolved_with_an_adjustment_brings_the_balance_to_the_count(
+    ward: Ward,
+) -> None:
+    lot = receive_by_api(ward)
+    nurse = ward.site.browser("nurse")
+    assert (
+        nurse.post("/ledger/count", {"lot_id": str(lot), "counted_mg": "4990"}).status_code == 303
+    )
+    page = nurse.get("/ledger")
+    found = re.search(r'action="/ledger/discrepancies/(\d+)/resolve"', page.text)
+    assert found is not None
+    resolved = nurse.post(
+        f"/ledger/discrepancies/{found.group(1)}/resolve",
+        {"resolution": "10 mg spilt, unrecorded", "adjust_balance": "on"},
+    )
+    assert resolved.status_code == 303, resolved.text
+    # Balance 5000, counted 4990: adjusted by -10.
+    assert ward.api.get("nurse", "/api/ledger/lots").json()[0]["balance_mg"] == "4990"
+    assert "/resolve" not in nurse.get("/ledger").text
+    assert ward.api.get("nurse", "/api/ledger/verify").json()["intact"] is True
+
+
+def test_a_zero_amount_is_refused_and_nothing_is_written(ward: Ward) -> None:
+    lot = receive_by_api(ward)
+    nurse = ward.site.browser("nurse")
+    before = ward.api.counts()
+    destroy = {"lot_id": lot, "amount_mg": "0", "dea41_reference": "DEA41-1"}
+    assert field_errors(ward.api.post("nurse", "/api/ledger/destroy", destroy)) == [
+        ("body", "amount_mg")
+    ]
+    adjust = {"lot_id": lot, "change_mg": "0", "reason": "nothing"}
+    assert field_errors(ward.api.post("nurse", "/api/ledger/adjust", adjust)) == [
+        ("body", "change_mg")
+    ]
+    loss = {"lot_id": lot, "kind": "lost", "amount_mg": "0", "reason": "nothing"}
+    assert field_errors(ward.api.post("nurse", "/api/ledger/loss", loss)) == [("body", "amount_mg")]
+    page = nurse.post("/ledger/destroy", {k: str(v) for k, v in destroy.items()})
+    assert page.status_code == 422
+    assert field_error(page, "destroy-amount_mg") != ""
+    page = nurse.post("/ledger/adjust", {k: str(v) for k, v in adjust.items()})
+    assert page.status_code == 422
+    assert field_error(page, "adjust-change_mg") == "an adjustment of 0 mg changes nothing"
+    returned = {"lot_id": str(lot), "kind": "returned", "units": "0", "recipient": "Acme",
+                "recipient_dea": "RA1234563", "invoice": "R-1"}  # fmt: skip
+    page = nurse.post("/ledger/return", returned)
+    assert page.status_code == 422
+    assert field_error(page, "return-units") == "must be more than 0 (got 0)"
+    assert ward.api.counts() == before
+    assert ward.api.get("nurse", "/api/ledger/head").json()["count"] == 1

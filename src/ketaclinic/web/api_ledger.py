@@ -5,6 +5,10 @@
     POST /api/ledger/receive              P N    stock received (the lot is created when new)
     POST /api/ledger/administer           P N    a dose given to a patient
     POST /api/ledger/waste                P N    drug wasted, confirmed by a witness's password
+    POST /api/ledger/return               P N    whole containers returned or transferred
+    POST /api/ledger/destroy              P N    stock destroyed, with the DEA-41 reference
+    POST /api/ledger/adjust               P N    a correction, + or -, with its reason
+    POST /api/ledger/loss                 P N    stock lost or stolen; opens a loss report
     GET  /api/ledger/head                 P N A  the chain's head (count and hash of the last)
     GET  /api/ledger/verify               P N A  the whole chain checked; ?anchor=COUNT:SHA256
 
@@ -16,9 +20,9 @@ rolls back whole: nothing recorded, not even the witness's failed sign-in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
@@ -184,6 +188,41 @@ class WasteIn(BaseModel):
     witness_password: str
 
 
+class ReturnIn(BaseModel):
+    lot_id: int
+    kind: Literal["returned", "transferred"]
+    units: int = Field(description="whole vials or devices")
+    recipient: str
+    recipient_dea: str
+    invoice: str
+
+
+class DestroyIn(BaseModel):
+    lot_id: int
+    amount_mg: Decimal
+    dea41_reference: str
+
+
+class AdjustIn(BaseModel):
+    lot_id: int
+    change_mg: Decimal = Field(description="negative to lower the balance")
+    reason: str
+
+
+class LossIn(BaseModel):
+    lot_id: int
+    kind: Literal["lost", "stolen"]
+    amount_mg: Decimal
+    reason: str
+    discovered_at: datetime | None = None
+
+
+class LossOut(EntryOut):
+    report_id: int
+    discovered_at: datetime
+    due_at: datetime
+
+
 # ---- routes ------------------------------------------------------------------------------------
 
 
@@ -298,6 +337,77 @@ def waste(
     )
     audit("write", entry_words(entry))
     return EntryOut.of(entry)
+
+
+@router.post("/return", response_model=EntryOut, status_code=201)
+def send_back(
+    body: ReturnIn, db: SessionDep, clock: ClockDep, actor: Keeper, audit: AuditDep
+) -> EntryOut:
+    """Whole vials or devices returned to the supplier or transferred to another registrant; a
+    non-positive count, more than the lot holds or a missing recipient is refused (422)."""
+    entry = ledger.send_back(
+        db,
+        actor,
+        clock,
+        body.lot_id,
+        body.kind,
+        body.units,
+        body.recipient,
+        body.recipient_dea,
+        body.invoice,
+    )
+    audit("write", entry_words(entry))
+    return EntryOut.of(entry)
+
+
+@router.post("/destroy", response_model=EntryOut, status_code=201)
+def destroy(
+    body: DestroyIn, db: SessionDep, clock: ClockDep, actor: Keeper, audit: AuditDep
+) -> EntryOut:
+    """Stock destroyed, with the DEA-41 form's reference; a non-positive amount, more than the
+    lot holds or no reference is refused (422)."""
+    entry = ledger.destroy(db, actor, clock, body.lot_id, body.amount_mg, body.dea41_reference)
+    audit("write", entry_words(entry))
+    return EntryOut.of(entry)
+
+
+@router.post("/adjust", response_model=EntryOut, status_code=201)
+def adjust(
+    body: AdjustIn, db: SessionDep, clock: ClockDep, actor: Keeper, audit: AuditDep
+) -> EntryOut:
+    """A correction, + or -, with its reason; 0 mg, no reason or a balance below zero is refused
+    (422)."""
+    entry = ledger.adjust(db, actor, clock, body.lot_id, body.change_mg, body.reason)
+    audit("write", entry_words(entry))
+    return EntryOut.of(entry)
+
+
+@router.post("/loss", response_model=LossOut, status_code=201)
+def loss(body: LossIn, db: SessionDep, clock: ClockDep, actor: Keeper, audit: AuditDep) -> LossOut:
+    """Stock lost or stolen: the entry, and the loss report it opens with its due time. A
+    discovery time with an offset is read as that instant; without one, as UTC."""
+    found = body.discovered_at
+    if found is not None and found.tzinfo is not None:
+        # The clock and the database keep naive UTC; comparing with an aware time would fail.
+        found = found.astimezone(UTC).replace(tzinfo=None)
+    report = ledger.record_loss(
+        db,
+        actor,
+        clock,
+        body.lot_id,
+        body.kind,
+        body.amount_mg,
+        body.reason,
+        found,
+    )
+    entry = db.get_one(LedgerEntry, report.entry_id)
+    audit("write", entry_words(entry))
+    return LossOut(
+        **EntryOut.of(entry).model_dump(),
+        report_id=report.id,
+        discovered_at=report.discovered_at,
+        due_at=report.due_at,
+    )
 
 
 @router.get("/head", response_model=HeadOut)

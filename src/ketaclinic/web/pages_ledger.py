@@ -6,6 +6,12 @@
     POST /ledger/administer  P N    a dose given to a patient from a lot
     POST /ledger/waste       P N    drug wasted, with the witness's username and password
     POST /ledger/count       P N    a physical count of a lot
+    POST /ledger/return      P N    whole containers returned to the supplier or transferred
+    POST /ledger/destroy     P N    stock destroyed, with the DEA-41 form's reference
+    POST /ledger/adjust      P N    a correction, + or -, with its reason
+    POST /ledger/loss        P N    stock lost or stolen; opens a loss report, due
+    POST /ledger/discrepancies/{count_id}/resolve   P N  a discrepancy closed, optionally adjusting
+    POST /ledger/loss-reports/{report_id}/file      P N  a loss report marked as sent
     GET  /ledger/verify      P N A  the chain checked; optional anchor (COUNT:SHA256)
     GET  /ledger/log.csv     P N A  the running log per product and lot, head on the first line
     GET  /ledger/log.pdf     P N A  the same log printed by WeasyPrint, head on every page
@@ -19,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
@@ -48,12 +54,25 @@ RENAMES: dict[str, dict[str, str]] = {
     "administer": {"lot": "lot_id", "amount": "dose_mg"},
     "waste": {"lot": "lot_id", "amount": "amount_mg", "witness_username": "witness"},
     "count": {"lot": "lot_id", "amount": "counted_mg"},
+    "return": {"lot": "lot_id", "amount": "units"},
+    "destroy": {"lot": "lot_id", "amount": "amount_mg"},
+    "adjust": {"lot": "lot_id", "amount": "change_mg"},
+    "loss": {"lot": "lot_id", "amount": "amount_mg"},
+    # One form per discrepancy and per report, named "resolve-<id>" and "file-<id>".
+    "resolve": {"count": "resolution", "lot": "resolution", "amount": "resolution"},
+    "file": {"report": "reference"},
 }
 DONE = {
     "receive": "Receipt recorded.",
     "administer": "Administration recorded.",
     "waste": "Waste recorded.",
     "count": "Count recorded.",
+    "return": "Return or transfer recorded.",
+    "destroy": "Destruction recorded.",
+    "adjust": "Adjustment recorded.",
+    "loss": "Loss recorded: file its report by the date shown.",
+    "resolve": "Discrepancy resolved.",
+    "file": "Loss report marked as filed.",
 }
 
 
@@ -119,20 +138,26 @@ async def _write(
     clock: Clock,
     actor: Actor,
     audit: AuditDep,
-    write: Callable[[Submitted], LedgerEntry],
+    write: Callable[[Submitted], LedgerEntry | str],
 ) -> Response:
+    """Run ``write``; it answers the entry it chained, or the audit's words when it chained none
+    (a loss report filed)."""
     form = await Submitted.of(request)
+    kind = form_name.split("-")[0]
     try:
         # A savepoint: a refusal rolls back all the service did, the request's commit keeps none.
         with db.begin_nested():
-            entry = write(form)
+            written = write(form)
     except InvalidInput as problem:
-        errors = {form_name: errors_of(problem, RENAMES[form_name])}
+        errors = {form_name: errors_of(problem, RENAMES[kind])}
         # A password is never sent back to the browser.
         values = {k: v for k, v in form.values.items() if "password" not in k}
         return _page(request, db, clock, actor, 422, forms={form_name: values}, errors=errors)
-    audit("write", entry_words(entry), entry.patient_id)
-    return RedirectResponse(f"/ledger?done={form_name}", status_code=303)
+    if isinstance(written, str):
+        audit("write", written)
+    else:
+        audit("write", entry_words(written), written.patient_id)
+    return RedirectResponse(f"/ledger?done={kind}", status_code=303)
 
 
 def _number(form: Submitted, name: str) -> str:
@@ -217,6 +242,130 @@ async def count(
         return db.get_one(LedgerEntry, counted.entry_id)
 
     return await _write("count", request, db, clock, actor, audit, write)
+
+
+@router.post("/ledger/return", response_class=HTMLResponse)
+async def send_back(
+    request: Request, db: SessionDep, clock: ClockDep, actor: Keeper, audit: AuditDep
+) -> Response:
+    def write(form: Submitted) -> LedgerEntry:
+        kind: Literal["returned", "transferred"] = "returned"
+        if form.raw("kind") == "transferred":
+            kind = "transferred"
+        elif form.raw("kind") != "returned":
+            raise InvalidInput("kind", "must be returned or transferred")
+        return ledger.send_back(
+            db,
+            actor,
+            clock,
+            required("lot_id", form.whole("lot_id")),
+            kind,
+            required("units", form.whole("units")),
+            form.words("recipient"),
+            form.words("recipient_dea"),
+            form.words("invoice"),
+        )
+
+    return await _write("return", request, db, clock, actor, audit, write)
+
+
+@router.post("/ledger/destroy", response_class=HTMLResponse)
+async def destroy(
+    request: Request, db: SessionDep, clock: ClockDep, actor: Keeper, audit: AuditDep
+) -> Response:
+    def write(form: Submitted) -> LedgerEntry:
+        return ledger.destroy(
+            db,
+            actor,
+            clock,
+            required("lot_id", form.whole("lot_id")),
+            _number(form, "amount_mg"),
+            form.words("dea41_reference"),
+        )
+
+    return await _write("destroy", request, db, clock, actor, audit, write)
+
+
+@router.post("/ledger/adjust", response_class=HTMLResponse)
+async def adjust(
+    request: Request, db: SessionDep, clock: ClockDep, actor: Keeper, audit: AuditDep
+) -> Response:
+    def write(form: Submitted) -> LedgerEntry:
+        return ledger.adjust(
+            db,
+            actor,
+            clock,
+            required("lot_id", form.whole("lot_id")),
+            _number(form, "change_mg"),
+            form.words("reason"),
+        )
+
+    return await _write("adjust", request, db, clock, actor, audit, write)
+
+
+@router.post("/ledger/loss", response_class=HTMLResponse)
+async def loss(
+    request: Request, db: SessionDep, clock: ClockDep, actor: Keeper, audit: AuditDep
+) -> Response:
+    def write(form: Submitted) -> LedgerEntry:
+        kind: Literal["lost", "stolen"] = "lost"
+        if form.raw("kind") == "stolen":
+            kind = "stolen"
+        elif form.raw("kind") != "lost":
+            raise InvalidInput("kind", "must be lost or stolen")
+        report = ledger.record_loss(
+            db,
+            actor,
+            clock,
+            required("lot_id", form.whole("lot_id")),
+            kind,
+            _number(form, "amount_mg"),
+            form.words("reason"),
+        )
+        return db.get_one(LedgerEntry, report.entry_id)
+
+    return await _write("loss", request, db, clock, actor, audit, write)
+
+
+@router.post("/ledger/discrepancies/{count_id}/resolve", response_class=HTMLResponse)
+async def resolve(
+    count_id: int,
+    request: Request,
+    db: SessionDep,
+    clock: ClockDep,
+    actor: Keeper,
+    audit: AuditDep,
+) -> Response:
+    def write(form: Submitted) -> LedgerEntry | str:
+        count = ledger.resolve_discrepancy(
+            db,
+            actor,
+            clock,
+            count_id,
+            form.words("resolution"),
+            adjust_balance=form.checked("adjust_balance"),
+        )
+        if count.resolution_entry_id is not None:
+            return db.get_one(LedgerEntry, count.resolution_entry_id)
+        return f"ledger: discrepancy of count {count_id} resolved"
+
+    return await _write(f"resolve-{count_id}", request, db, clock, actor, audit, write)
+
+
+@router.post("/ledger/loss-reports/{report_id}/file", response_class=HTMLResponse)
+async def file_report(
+    report_id: int,
+    request: Request,
+    db: SessionDep,
+    clock: ClockDep,
+    actor: Keeper,
+    audit: AuditDep,
+) -> Response:
+    def write(form: Submitted) -> str:
+        ledger.file_loss_report(db, actor, clock, report_id, form.words("reference"))
+        return f"ledger: loss report {report_id} filed"
+
+    return await _write(f"file-{report_id}", request, db, clock, actor, audit, write)
 
 
 @router.get("/ledger/verify", response_class=HTMLResponse)
