@@ -107,6 +107,109 @@ class Workup:
     baseline_scale_days: int = _setting(30, 1, 90, f"baseline scale within 30 days; {WORKING}")
 
 
+# Sources named in the session settings below (clinical-facts.md).
+LABEL = "Spravato label"
+REMS = "Spravato REMS"
+SEEDS = "Seeds"
+SANACORA = "Sanacora 2017"
+ANDRADE = "Andrade 2017"
+ASKP3 = "ASKP3"
+COSTS = "clinical-facts.md, Codes and costs"
+ALERTS = "clinical-facts.md, Racemic ketamine: working values for in-session alerts"
+
+
+@dataclass(frozen=True)
+class Dosing:
+    """Dose limits per route (policy section ``dosing``)."""
+
+    weight_max_age_days: int = _setting(
+        30, 1, 90, "issue 5: mg/kg from a weight measured within 30 days"
+    )
+    iv_minimum_mg_per_kg: float = _setting(
+        0.1, 0.05, 0.5, f"{ANDRADE}: IV responses reported from 0.1 mg/kg"
+    )
+    iv_maximum_mg_per_kg: float = _setting(
+        1.0, 0.5, 2.0, f"{ASKP3}: clinics start at 0.5-1 mg/kg; hard maximum, {WORKING}"
+    )
+    iv_usual_low_mg_per_kg: float = _setting(
+        0.5, 0.1, 1.0, f"{SANACORA}: 0.5 mg/kg best studied; {ASKP3}: clinics from 0.5"
+    )
+    iv_usual_high_mg_per_kg: float = _setting(
+        0.75, 0.1, 1.0, f"{ANDRADE}: responses reported up to 0.75 mg/kg"
+    )
+    iv_infusion_minutes: int = _setting(40, 20, 120, f"{SANACORA}: 0.5 mg/kg over 40 minutes")
+    iv_infusion_minutes_low: int = _setting(40, 20, 120, f"{ASKP3}: over 40-60 minutes")
+    iv_infusion_minutes_high: int = _setting(60, 20, 120, f"{ASKP3}: over 40-60 minutes")
+    im_minimum_mg_per_kg: float = _setting(0.25, 0.05, 0.5, f"{ANDRADE}: IM 0.25-0.5 mg/kg")
+    im_maximum_mg_per_kg: float = _setting(
+        0.5, 0.25, 1.0, f"{ANDRADE}: IM 0.25-0.5 mg/kg; hard maximum, {WORKING}"
+    )
+    oral_minimum_mg: float = _setting(25, 5, 100, f"{ANDRADE}: oral studies used 25-300 mg")
+    oral_maximum_mg: float = _setting(
+        300, 50, 500, f"{ANDRADE}: oral studies used 25-300 mg; hard maximum, {WORKING}"
+    )
+    oral_minimum_mg_per_kg: float = _setting(
+        0.25, 0.05, 2.0, f"{ANDRADE}: oral studies used 0.25-7 mg/kg"
+    )
+    oral_maximum_mg_per_kg: float = _setting(
+        7.0, 1.0, 10.0, f"{ANDRADE}: oral studies used 0.25-7 mg/kg; hard maximum, {WORKING}"
+    )
+    device_interval_minutes: int = _setting(5, 5, 15, f"{LABEL}: 5 minutes between devices")
+
+
+@dataclass(frozen=True)
+class Series:
+    """Series defaults and prices (policy section ``series``)."""
+
+    iv_induction_sessions: int = _setting(
+        6, 1, 12, f"{SEEDS}: 6-8 infusions over 2-3 weeks; {WORKING}"
+    )
+    iv_induction_days: int = _setting(
+        14, 7, 28, f"{SEEDS}: 6-8 infusions over 2-3 weeks; {WORKING}"
+    )
+    maintenance_every_days: int = _setting(
+        14, 7, 90, f"{SEEDS}: one session's effect lasts 1-2 weeks; {WORKING}"
+    )
+    twice_weekly_gap_days: int = _setting(3, 2, 5, "issue 5: twice weekly at least 2 days apart")
+    review_after_iv_sessions: int = _setting(
+        3, 2, 8, f"{SANACORA}: few respond after 3 infusions if they did not before"
+    )
+    iv_session_low_usd: int = _setting(400, 0, 5000, f"{SEEDS}: IV $400-800 per session")
+    iv_session_high_usd: int = _setting(800, 0, 5000, f"{SEEDS}: IV $400-800 per session")
+    esketamine_56_usd: int = _setting(590, 0, 5000, f"{COSTS}: list $590 for 56 mg")
+    esketamine_84_usd: int = _setting(885, 0, 5000, f"{COSTS}: list $885 for 84 mg")
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """Session limits (policy section ``monitoring``)."""
+
+    alert_systolic: float = _setting(180, 140, 250, f"{ALERTS}: systolic > 180; {WORKING}")
+    alert_diastolic: float = _setting(110, 80, 150, f"{ALERTS}: diastolic > 110; {WORKING}")
+    alert_spo2: float = _setting(92, 85, 98, f"{ALERTS}: SpO2 < 92 %; {WORKING}")
+    alert_heart_rate_high: float = _setting(120, 90, 180, f"{ALERTS}: heart rate > 120; {WORKING}")
+    alert_heart_rate_low: float = _setting(50, 30, 70, f"{ALERTS}: heart rate < 50; {WORKING}")
+    older_age: int = _setting(65, 55, 80, f"{LABEL}: trials withheld at systolic > 150 from 65")
+    older_systolic: float = _setting(150, 130, 180, f"{LABEL}: systolic > 150 from age 65")
+    esketamine_bp_recheck_minutes: int = _setting(
+        40, 20, 90, f"{LABEL}: blood pressure peaks about 40 minutes after the dose"
+    )
+    esketamine_observation_minutes: int = _setting(
+        120, 120, 360, f"{LABEL}, {REMS}: observe at least 2 hours from the first device"
+    )
+    observation_minutes: int = _setting(
+        60, 30, 240, f"{SEEDS}: IV observation 30-60 minutes and until back to baseline; {WORKING}"
+    )
+    iv_vitals_every_minutes: int = _setting(
+        15, 5, 30, f"issue 5: IV vitals every 10-15 minutes; {WORKING}"
+    )
+    near_baseline_percent: float = _setting(
+        20, 5, 50, f"vital signs within 20 % of the pre-dose value (PADSS, Chung 1995); {WORKING}"
+    )
+    cadss_notable: int = _setting(4, 0, 92, f"{LABEL}: CADSS > 4 counted as notable")
+    rems_form_days: int = _setting(7, 1, 14, f"{REMS}: Patient Monitoring Form within 7 days")
+
+
 SECTIONS: dict[str, type[Any]] = {
     "resistance": Resistance,
     "blood_pressure": BloodPressure,
@@ -118,6 +221,9 @@ SECTIONS: dict[str, type[Any]] = {
     "suicidality": Suicidality,
     "age": Age,
     "workup": Workup,
+    "dosing": Dosing,
+    "series": Series,
+    "monitoring": Monitoring,
 }
 
 
@@ -134,6 +240,9 @@ class Policy:
     suicidality: Suicidality = field(default_factory=Suicidality)
     age: Age = field(default_factory=Age)
     workup: Workup = field(default_factory=Workup)
+    dosing: Dosing = field(default_factory=Dosing)
+    series: Series = field(default_factory=Series)
+    monitoring: Monitoring = field(default_factory=Monitoring)
 
     def values(self) -> dict[str, dict[str, float | bool]]:
         return {

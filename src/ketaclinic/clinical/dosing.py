@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from ketaclinic.clinical.findings import Route
-from ketaclinic.policy import WORKING, _setting
+from ketaclinic.policy import DEFAULT, Dosing
 
 LABEL = "Spravato label"
 SANACORA = "Sanacora 2017"
@@ -29,46 +29,7 @@ ANDRADE = "Andrade 2017"
 ASKP3 = "ASKP3"
 
 
-@dataclass(frozen=True)
-class Dosing:
-    """Dose limits per route; the policy section ``dosing`` once the lead adds it to policy.py."""
-
-    weight_max_age_days: int = _setting(
-        30, 1, 90, "issue 5: mg/kg from a weight measured within 30 days"
-    )
-    iv_minimum_mg_per_kg: float = _setting(
-        0.1, 0.05, 0.5, f"{ANDRADE}: IV responses reported from 0.1 mg/kg"
-    )
-    iv_maximum_mg_per_kg: float = _setting(
-        1.0, 0.5, 2.0, f"{ASKP3}: clinics start at 0.5-1 mg/kg; hard maximum, {WORKING}"
-    )
-    iv_usual_low_mg_per_kg: float = _setting(
-        0.5, 0.1, 1.0, f"{SANACORA}: 0.5 mg/kg best studied; {ASKP3}: clinics from 0.5"
-    )
-    iv_usual_high_mg_per_kg: float = _setting(
-        0.75, 0.1, 1.0, f"{ANDRADE}: responses reported up to 0.75 mg/kg"
-    )
-    iv_infusion_minutes: int = _setting(40, 20, 120, f"{SANACORA}: 0.5 mg/kg over 40 minutes")
-    iv_infusion_minutes_low: int = _setting(40, 20, 120, f"{ASKP3}: over 40-60 minutes")
-    iv_infusion_minutes_high: int = _setting(60, 20, 120, f"{ASKP3}: over 40-60 minutes")
-    im_minimum_mg_per_kg: float = _setting(0.25, 0.05, 0.5, f"{ANDRADE}: IM 0.25-0.5 mg/kg")
-    im_maximum_mg_per_kg: float = _setting(
-        0.5, 0.25, 1.0, f"{ANDRADE}: IM 0.25-0.5 mg/kg; hard maximum, {WORKING}"
-    )
-    oral_minimum_mg: float = _setting(25, 5, 100, f"{ANDRADE}: oral studies used 25-300 mg")
-    oral_maximum_mg: float = _setting(
-        300, 50, 500, f"{ANDRADE}: oral studies used 25-300 mg; hard maximum, {WORKING}"
-    )
-    oral_minimum_mg_per_kg: float = _setting(
-        0.25, 0.05, 2.0, f"{ANDRADE}: oral studies used 0.25-7 mg/kg"
-    )
-    oral_maximum_mg_per_kg: float = _setting(
-        7.0, 1.0, 10.0, f"{ANDRADE}: oral studies used 0.25-7 mg/kg; hard maximum, {WORKING}"
-    )
-    device_interval_minutes: int = _setting(5, 5, 15, f"{LABEL}: 5 minutes between devices")
-
-
-DOSING = Dosing()
+DOSING = DEFAULT.dosing
 
 DEVICE_MG = 28
 # Spravato label: 56 mg = 2 devices, 84 mg = 3. No other dose is on the label.

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from ketaclinic.clinical.findings import Finding, Route
-from ketaclinic.policy import DEFAULT, WORKING, Policy, _setting
+from ketaclinic.policy import DEFAULT, WORKING, Monitoring, Policy
 
 LABEL = "Spravato label"
 REMS = "Spravato REMS"
@@ -26,37 +26,7 @@ SEEDS = "Seeds"
 ALERTS = "clinical-facts.md, Racemic ketamine: working values for in-session alerts"
 
 
-@dataclass(frozen=True)
-class Monitoring:
-    """Session limits; the policy section ``monitoring`` once the lead adds it to policy.py."""
-
-    alert_systolic: float = _setting(180, 140, 250, f"{ALERTS}: systolic > 180; {WORKING}")
-    alert_diastolic: float = _setting(110, 80, 150, f"{ALERTS}: diastolic > 110; {WORKING}")
-    alert_spo2: float = _setting(92, 85, 98, f"{ALERTS}: SpO2 < 92 %; {WORKING}")
-    alert_heart_rate_high: float = _setting(120, 90, 180, f"{ALERTS}: heart rate > 120; {WORKING}")
-    alert_heart_rate_low: float = _setting(50, 30, 70, f"{ALERTS}: heart rate < 50; {WORKING}")
-    older_age: int = _setting(65, 55, 80, f"{LABEL}: trials withheld at systolic > 150 from 65")
-    older_systolic: float = _setting(150, 130, 180, f"{LABEL}: systolic > 150 from age 65")
-    esketamine_bp_recheck_minutes: int = _setting(
-        40, 20, 90, f"{LABEL}: blood pressure peaks about 40 minutes after the dose"
-    )
-    esketamine_observation_minutes: int = _setting(
-        120, 120, 360, f"{LABEL}, {REMS}: observe at least 2 hours from the first device"
-    )
-    observation_minutes: int = _setting(
-        60, 30, 240, f"{SEEDS}: IV observation 30-60 minutes and until back to baseline; {WORKING}"
-    )
-    iv_vitals_every_minutes: int = _setting(
-        15, 5, 30, f"issue 5: IV vitals every 10-15 minutes; {WORKING}"
-    )
-    near_baseline_percent: float = _setting(
-        20, 5, 50, f"vital signs within 20 % of the pre-dose value (PADSS, Chung 1995); {WORKING}"
-    )
-    cadss_notable: int = _setting(4, 0, 92, f"{LABEL}: CADSS > 4 counted as notable")
-    rems_form_days: int = _setting(7, 1, 14, f"{REMS}: Patient Monitoring Form within 7 days")
-
-
-MONITORING = Monitoring()
+MONITORING = DEFAULT.monitoring
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Literal
 
 from ketaclinic.clinical.dosing import devices_for
 from ketaclinic.clinical.findings import Route
-from ketaclinic.policy import WORKING, _setting
+from ketaclinic.policy import DEFAULT, WORKING, Series
 
 LABEL = "Spravato label"
 SEEDS = "Seeds"
@@ -30,30 +30,7 @@ COSTS = "clinical-facts.md, Codes and costs"
 Phase = Literal["induction", "weeks_5_to_8", "maintenance"]
 
 
-@dataclass(frozen=True)
-class Series:
-    """Series defaults and prices; the policy section ``series`` once the lead adds it."""
-
-    iv_induction_sessions: int = _setting(
-        6, 1, 12, f"{SEEDS}: 6-8 infusions over 2-3 weeks; {WORKING}"
-    )
-    iv_induction_days: int = _setting(
-        14, 7, 28, f"{SEEDS}: 6-8 infusions over 2-3 weeks; {WORKING}"
-    )
-    maintenance_every_days: int = _setting(
-        14, 7, 90, f"{SEEDS}: one session's effect lasts 1-2 weeks; {WORKING}"
-    )
-    twice_weekly_gap_days: int = _setting(3, 2, 5, "issue 5: twice weekly at least 2 days apart")
-    review_after_iv_sessions: int = _setting(
-        3, 2, 8, f"{SANACORA}: few respond after 3 infusions if they did not before"
-    )
-    iv_session_low_usd: int = _setting(400, 0, 5000, f"{SEEDS}: IV $400-800 per session")
-    iv_session_high_usd: int = _setting(800, 0, 5000, f"{SEEDS}: IV $400-800 per session")
-    esketamine_56_usd: int = _setting(590, 0, 5000, f"{COSTS}: list $590 for 56 mg")
-    esketamine_84_usd: int = _setting(885, 0, 5000, f"{COSTS}: list $885 for 84 mg")
-
-
-SERIES = Series()
+SERIES = DEFAULT.series
 
 
 @dataclass(frozen=True)
