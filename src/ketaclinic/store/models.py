@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -381,3 +382,418 @@ class LossReport(Base):
     filed_at: Mapped[datetime | None] = mapped_column(DateTime)
     filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reference: Mapped[str | None] = mapped_column(String(100))
+
+
+# ---- treatment plans and monitored sessions (issue 5) -----------------------------------------
+# Plans change by new versions; a session moves through its states by events that are never
+# changed (session_events keeps each transition with who, when and why). Doses, vitals, alerts,
+# scores and adverse events are rows of their own so nothing recorded at the chair is overwritten.
+
+
+class TreatmentPlan(Base):
+    """A course of treatment by one route; ``version`` points at the current PlanVersion."""
+
+    __tablename__ = "treatment_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    route: Mapped[str] = mapped_column(String(20))  # iv, esketamine, im, oral, sublingual
+    indication: Mapped[str] = mapped_column(String(40))
+    screening_id: Mapped[int] = mapped_column(ForeignKey("screenings.id"))
+    status: Mapped[str] = mapped_column(String(20))  # awaiting_consent, active, paused, ended
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    integration_sessions: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class PlanVersion(Base):
+    """One version of a plan's dose, schedule and expected cost (JSON text). Never changed."""
+
+    __tablename__ = "treatment_plan_versions"
+    __table_args__ = (UniqueConstraint("plan_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    dose_mg: Mapped[float | None] = mapped_column(Float)
+    mg_per_kg: Mapped[float | None] = mapped_column(Float)
+    infusion_minutes: Mapped[int | None] = mapped_column(Integer)
+    weight_kg: Mapped[float | None] = mapped_column(Float)
+    weight_on: Mapped[date | None] = mapped_column(Date)
+    dose: Mapped[str] = mapped_column(Text)  # the clinical Dose with its warnings, as JSON
+    schedule: Mapped[str] = mapped_column(Text)  # planned sessions, as JSON
+    cost: Mapped[str] = mapped_column(Text)  # expected series cost with billing lines, as JSON
+    reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class PlanEvent(Base):
+    """created, changed, consented, started, paused, resumed, ended, consent_withdrawn."""
+
+    __tablename__ = "treatment_plan_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class Consent(Base):
+    """Informed consent to one plan version: the text shown, both signatures, the PDF."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
+    plan_version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    patient_typed_name: Mapped[str | None] = mapped_column(String(200))
+    patient_drawn_png: Mapped[bytes | None] = mapped_column(LargeBinary)
+    patient_signed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    clinician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    clinician_signed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
+    withdrawn_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class TreatmentSession(Base):
+    """A planned visit: a dosing session or an integration (psychotherapy) session.
+
+    ``state``: scheduled, checked_in, pre_dose_check, dosing, observation, ready_for_discharge,
+    discharged, cancelled, stopped. The times are filled as the session reaches them."""
+
+    __tablename__ = "treatment_sessions"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "kind", "number"),
+        Index("ix_treatment_sessions_planned_on", "planned_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # dosing, integration
+    number: Mapped[int] = mapped_column(Integer)
+    phase: Mapped[str | None] = mapped_column(String(20))
+    planned_on: Mapped[date] = mapped_column(Date)
+    scheduled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    chair: Mapped[str | None] = mapped_column(String(40))
+    planned_mg: Mapped[float | None] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(30))
+    state_at: Mapped[datetime] = mapped_column(DateTime)
+    checked_in_at: Mapped[datetime | None] = mapped_column(DateTime)
+    dosing_started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    dosing_ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    observation_ends_at: Mapped[datetime | None] = mapped_column(DateTime)
+    discharged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    stop_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SessionEvent(Base):
+    """One transition of a session, with who, when, why and any data it carried (JSON)."""
+
+    __tablename__ = "session_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    from_state: Mapped[str] = mapped_column(String(30))
+    to_state: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    data: Mapped[str | None] = mapped_column(Text)
+
+
+class PredoseCheck(Base):
+    """The checks before dosing and their outcome: go, confirm (needs a prescriber) or stop."""
+
+    __tablename__ = "session_predose_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    screening_id: Mapped[int | None] = mapped_column(ForeignKey("screenings.id"))
+    systolic: Mapped[float | None] = mapped_column(Float)
+    diastolic: Mapped[float | None] = mapped_column(Float)
+    pregnancy_test_ok: Mapped[bool | None] = mapped_column(Boolean)
+    fasting_confirmed: Mapped[bool | None] = mapped_column(Boolean)
+    rems_confirmed: Mapped[bool | None] = mapped_column(Boolean)
+    escort_confirmed: Mapped[bool] = mapped_column(Boolean)
+    benzodiazepine_today: Mapped[bool] = mapped_column(Boolean)
+    decision: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[str] = mapped_column(Text)  # JSON list of {id, message, source}
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    confirmation_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class SessionDose(Base):
+    """A dose given: an infusion or injection, an oral dose, or one esketamine device."""
+
+    __tablename__ = "session_doses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    drug: Mapped[str] = mapped_column(String(20))  # ketamine, esketamine
+    route: Mapped[str] = mapped_column(String(20))
+    dose_mg: Mapped[float] = mapped_column(Float)
+    lot: Mapped[str] = mapped_column(String(60))
+    device_number: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    outside_plan: Mapped[bool] = mapped_column(Boolean, default=False)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmation_reason: Mapped[str | None] = mapped_column(String(500))
+    ledger_seq: Mapped[int | None] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class SessionVitals(Base):
+    __tablename__ = "session_vitals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    taken_at: Mapped[datetime] = mapped_column(DateTime)
+    systolic: Mapped[float | None] = mapped_column(Float)
+    diastolic: Mapped[float | None] = mapped_column(Float)
+    heart_rate: Mapped[float | None] = mapped_column(Float)
+    spo2: Mapped[float | None] = mapped_column(Float)
+    respiratory_rate: Mapped[float | None] = mapped_column(Float)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class SessionAlert(Base):
+    """A vital-sign alert; it stays open until a nurse acknowledges it with the action taken."""
+
+    __tablename__ = "session_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    vitals_id: Mapped[int | None] = mapped_column(ForeignKey("session_vitals.id"))
+    rule: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(300))
+    raised_at: Mapped[datetime] = mapped_column(DateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action_taken: Mapped[str | None] = mapped_column(String(500))
+    infusion_stopped: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SessionScore(Base):
+    """Sedation (MOAA/S) or dissociation (CADSS) during a session."""
+
+    __tablename__ = "session_scores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    scale: Mapped[str] = mapped_column(String(20))  # moaas, cadss
+    score: Mapped[int] = mapped_column(Integer)
+    taken_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class AdverseEvent(Base):
+    __tablename__ = "adverse_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))  # nausea, vomiting, hypertension, ...
+    severity: Mapped[str] = mapped_column(String(20))  # mild, moderate, severe
+    description: Mapped[str | None] = mapped_column(String(1000))
+    onset_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Discharge(Base):
+    """The discharge checklist as it stood, and a prescriber's override when it did not pass."""
+
+    __tablename__ = "session_discharges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), unique=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    alert_and_oriented: Mapped[bool] = mapped_column(Boolean)
+    escort_present: Mapped[bool] = mapped_column(Boolean)
+    no_driving_acknowledged: Mapped[bool] = mapped_column(Boolean)
+    blockers: Mapped[str] = mapped_column(Text)  # JSON list of unmet items at discharge
+    override_reason: Mapped[str | None] = mapped_column(String(500))
+    override_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class RemsEnrolment(Base):
+    """The site's REMS certification (``patient_id`` empty) or a patient's REMS enrolment."""
+
+    __tablename__ = "rems_enrolments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # site, patient
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(100))
+    enrolled_on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class RemsForm(Base):
+    """The esketamine REMS Patient Monitoring Form of one session, as versioned data (JSON)."""
+
+    __tablename__ = "rems_forms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), unique=True)
+    form_version: Mapped[str] = mapped_column(String(20))
+    data: Mapped[str] = mapped_column(Text)
+    due_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submission_reference: Mapped[str | None] = mapped_column(String(100))
+
+
+class PdmpCheck(Base):
+    """A prescription-monitoring programme check before a home prescription."""
+
+    __tablename__ = "pdmp_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
+    checked_at: Mapped[datetime] = mapped_column(DateTime)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    result: Mapped[str] = mapped_column(String(20))  # clear, concern
+    note: Mapped[str | None] = mapped_column(String(1000))
+
+
+class HomePrescription(Base):
+    __tablename__ = "home_prescriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
+    pdmp_check_id: Mapped[int] = mapped_column(ForeignKey("pdmp_checks.id"))
+    dose_mg: Mapped[float] = mapped_column(Float)
+    doses: Mapped[int] = mapped_column(Integer)
+    written_at: Mapped[datetime] = mapped_column(DateTime)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class HomeCheckin(Base):
+    """The check-in before a home dose: sitter present, no driving, side effects."""
+
+    __tablename__ = "home_checkins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sitter_present: Mapped[bool | None] = mapped_column(Boolean)
+    no_driving: Mapped[bool | None] = mapped_column(Boolean)
+    side_effects: Mapped[str | None] = mapped_column(String(1000))
+    reported_by: Mapped[str | None] = mapped_column(String(20))  # patient, staff
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class HomeDose(Base):
+    """A home dose in the diary, written by the patient or by staff."""
+
+    __tablename__ = "home_doses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
+    prescription_id: Mapped[int] = mapped_column(ForeignKey("home_prescriptions.id"))
+    checkin_id: Mapped[int | None] = mapped_column(ForeignKey("home_checkins.id"))
+    taken_at: Mapped[datetime] = mapped_column(DateTime)
+    dose_mg: Mapped[float] = mapped_column(Float)
+    reported_by: Mapped[str] = mapped_column(String(20))  # patient, staff
+    note: Mapped[str | None] = mapped_column(String(1000))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+# ---- outcomes: questionnaires, self-report links, safety alerts (issue 6) --------------------
+
+
+class QuestionnaireResponse(Base):
+    """Every item answer of one completed scale (JSON list), with its total and band."""
+
+    __tablename__ = "questionnaire_responses"
+    __table_args__ = (Index("ix_questionnaire_responses_patient_scale", "patient_id", "scale"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    scale: Mapped[str] = mapped_column(String(20))
+    answers: Mapped[str] = mapped_column(Text)
+    total: Mapped[float] = mapped_column(Float)
+    band: Mapped[str | None] = mapped_column(String(40))
+    completed_at: Mapped[datetime] = mapped_column(DateTime)
+    source: Mapped[str] = mapped_column(String(20))  # staff, link
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("self_report_links.id"))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_sessions.id"))
+    state: Mapped[str] = mapped_column(String(20), default="current")  # or entered_in_error
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class SelfReportLink(Base):
+    """A single-use link for a patient to answer one scale; only the token's SHA-256 is kept."""
+
+    __tablename__ = "self_report_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    scale: Mapped[str] = mapped_column(String(20))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class QuestionnaireAssignment(Base):
+    """A scale due on a schedule: before each session and/or every ``every_days``."""
+
+    __tablename__ = "questionnaire_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    scale: Mapped[str] = mapped_column(String(20))
+    before_each_session: Mapped[bool] = mapped_column(Boolean, default=False)
+    every_days: Mapped[int | None] = mapped_column(Integer)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class SafetyAlert(Base):
+    """An urgent suicidality alert a prescriber must acknowledge with the action taken."""
+
+    __tablename__ = "safety_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_responses.id"))
+    rule: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(String(500))
+    raised_at: Mapped[datetime] = mapped_column(DateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action_taken: Mapped[str | None] = mapped_column(String(1000))
