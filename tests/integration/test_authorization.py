@@ -22,8 +22,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 import pytest
@@ -52,56 +51,25 @@ from ketaclinic.services.records_forms import (
 )
 from ketaclinic.store.models import User
 from ketaclinic.web.app import create_app
+from tests.integration import authz_areas
 from tests.integration.api_support import Api, open_api
+from tests.integration.authz_cases import (
+    ADMIN,
+    CLINICAL,
+    DEMOGRAPHICS,
+    EVERY_USER,
+    EXAMPLE_01,
+    LEDGER_READERS,
+    PASSWORD,
+    PRESCRIBER,
+    ROLES,
+    Case,
+    N,
+    api,
+    page,
+    public,
+)
 from tests.integration.services_support import NOW
-
-P: Role = "prescriber"
-N: Role = "nurse"
-F: Role = "front_desk"
-A: Role = "admin"
-ROLES: tuple[Role, ...] = (P, N, F, A)
-EVERY_USER = frozenset(ROLES)
-DEMOGRAPHICS = frozenset({P, N, F})
-CLINICAL = frozenset({P, N})
-PRESCRIBER = frozenset({P})
-ADMIN = frozenset({A})
-LEDGER_READERS = frozenset({P, N, A})  # issue 7: clinicians keep the ledger, admins read it
-PASSWORD = "correct horse battery"
-EXAMPLE_01 = Path(__file__).parents[2] / "examples" / "01-eligible-trd.json"
-
-Kind = Literal["api", "page", "public"]
-
-
-@dataclass(frozen=True)
-class Case:
-    """One route with what each role may do. ``route`` is the route as the app declares it;
-    ``path`` the address requested, whose {placeholders} are filled by ``World.fill``."""
-
-    method: str
-    route: str
-    allowed: frozenset[Role]
-    kind: Kind
-    path: str = ""
-    json: Any = None
-    form: dict[str, str] | None = None
-    content: bytes | None = None
-
-    @property
-    def address(self) -> str:
-        return self.path or self.route.replace("{patient_id}", "{patient}")
-
-
-def api(method: str, route: str, allowed: frozenset[Role], path: str = "", **body: Any) -> Case:
-    return Case(method, route, allowed, "api", path, **body)
-
-
-def page(method: str, route: str, allowed: frozenset[Role], path: str = "", **body: Any) -> Case:
-    return Case(method, route, allowed, "page", path, **body)
-
-
-def public(method: str, route: str, path: str = "", **body: Any) -> Case:
-    return Case(method, route, EVERY_USER, "public", path, **body)
-
 
 BP_JSON = {
     "loinc": "85354-9",
@@ -303,6 +271,7 @@ CASES: tuple[Case, ...] = (
     page("GET", "/ledger/verify", LEDGER_READERS),
     page("GET", "/ledger/log.csv", LEDGER_READERS),
     page("GET", "/ledger/log.pdf", LEDGER_READERS),
+    *authz_areas.CASES,
 )
 # fmt: on
 
@@ -383,6 +352,8 @@ class World:
         return name
 
     def value(self, name: str) -> str:
+        if name in authz_areas.MAKERS:
+            return authz_areas.MAKERS[name](self)
         if name == "patient":
             return str(self.patient)
         if name == "lot":
@@ -449,7 +420,9 @@ def verdict(case: Case, role: Role | None, response: httpx.Response) -> str:
     return f"unexpected {status}: {shown or response.text[:200]}"
 
 
-PATIENT_DATA = re.compile(r"^/(api/)?(patients|records|medications|screenings)(/|$)")
+PATIENT_DATA = re.compile(
+    r"^/(api/)?(patients|records|medications|screenings|plans|consents|sessions)(/|$)"
+)
 
 
 def reads_patient_data(case: Case) -> bool:
