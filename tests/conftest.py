@@ -83,24 +83,45 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _fresh_postgres_database(server: str) -> str:
+def _fresh_postgres_database(server: str, template: str | None = None) -> str:
     import psycopg
 
     name = f"t{os.getpid()}_{next(_counter)}"
     plain = server.replace("postgresql+psycopg://", "postgresql://")
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     return f"{server}/{name}"
+
+
+# Migrating takes longer than copying: each kind is migrated once per test session and every
+# test gets a copy (a file copy for SQLite, CREATE DATABASE ... TEMPLATE for PostgreSQL).
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ketaclinic.store.db import migrate
+
+    path = tmp_path_factory.mktemp("template") / "clinic.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_server: str) -> str:
+    """The name of a migrated PostgreSQL database that tests copy."""
+    from ketaclinic.store.db import migrate
+
+    url = _fresh_postgres_database(postgres_server)
+    migrate(url)
+    return url.rsplit("/", 1)[1]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty, migrated database of each kind: a SQLite file, then a PostgreSQL database."""
-    from ketaclinic.store.db import migrate
-
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'clinic.db'}"
-    else:
-        url = _fresh_postgres_database(request.getfixturevalue("postgres_server"))
-    migrate(url)
-    return url
+        path = tmp_path / "clinic.db"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+        return f"sqlite:///{path}"
+    return _fresh_postgres_database(
+        request.getfixturevalue("postgres_server"), request.getfixturevalue("migrated_postgres")
+    )
