@@ -23,9 +23,14 @@ from rich.console import Console
 
 from ketaclinic import policy as policy_module
 from ketaclinic import screening_text
+from ketaclinic.cli_backup import backup, restore
 from ketaclinic.cli_clinic import demo, serve
 from ketaclinic.cli_export import export
+from ketaclinic.cli_home import home_app
 from ketaclinic.cli_ledger import ledger_app
+from ketaclinic.cli_plans import plan_app
+from ketaclinic.cli_rems import rems_app
+from ketaclinic.cli_sessions import session_app
 from ketaclinic.cli_users import audit_log, user_app
 from ketaclinic.cohort.commands import cohort_app, synth
 from ketaclinic.fhir.bundle import BundleError
@@ -36,10 +41,16 @@ app.add_typer(cohort_app, name="cohort")
 app.command()(synth)
 app.add_typer(user_app, name="user")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(session_app, name="session")
+app.add_typer(rems_app, name="rems")
+app.add_typer(home_app, name="home")
+app.add_typer(plan_app, name="plan")
 app.command(name="audit")(audit_log)
 app.command()(demo)
 app.command()(serve)
 app.command()(export)
+app.command()(backup)
+app.command()(restore)
 EXAMPLES_AS_OF = date(2026, 11, 1)
 DATE_FORM = re.compile(r"\d{4}-\d{2}-\d{2}")
 

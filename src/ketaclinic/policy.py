@@ -210,6 +210,24 @@ class Monitoring:
     rems_form_days: int = _setting(7, 1, 14, f"{REMS}: Patient Monitoring Form within 7 days")
 
 
+@dataclass(frozen=True)
+class Outcomes:
+    """Self-report links (policy section ``outcomes``)."""
+
+    self_report_link_hours: int = _setting(
+        72, 1, 168, "issue 6: a self-report link is single use and expires after 72 hours"
+    )
+
+
+@dataclass(frozen=True)
+class Plans:
+    """Treatment plans (policy section ``plans``)."""
+
+    screening_max_age_days: int = _setting(
+        90, 1, 365, "issue 5: a plan needs a signed screening no older than 90 days"
+    )
+
+
 SECTIONS: dict[str, type[Any]] = {
     "resistance": Resistance,
     "blood_pressure": BloodPressure,
@@ -224,6 +242,8 @@ SECTIONS: dict[str, type[Any]] = {
     "dosing": Dosing,
     "series": Series,
     "monitoring": Monitoring,
+    "outcomes": Outcomes,
+    "plans": Plans,
 }
 
 
@@ -243,6 +263,8 @@ class Policy:
     dosing: Dosing = field(default_factory=Dosing)
     series: Series = field(default_factory=Series)
     monitoring: Monitoring = field(default_factory=Monitoring)
+    outcomes: Outcomes = field(default_factory=Outcomes)
+    plans: Plans = field(default_factory=Plans)
 
     def values(self) -> dict[str, dict[str, float | bool]]:
         return {

@@ -32,6 +32,7 @@ from fhir.resources.R4B.procedure import Procedure
 
 from ketaclinic.clinical import facts
 from ketaclinic.fhir.errors import BundleError, Place, from_validation
+from ketaclinic.fhir.fast_check import surely_valid
 from ketaclinic.fhir.read_resources import (
     JSON,
     read_allergy,
@@ -182,6 +183,9 @@ def _check_contained(entry: _Entry, resource: JSON, path: str) -> None:
 def _validate(entry: _Entry) -> None:
     """The R4 structure of a resource the engine reads (spec: "Valid means")."""
     _check_contained(entry, entry.resource, "")
+    if surely_valid(entry.resource):
+        # Proven valid by the stricter fast check; R4B would accept it too (issue 8).
+        return
     try:
         _MODELS[entry.place.resource_type].model_validate(entry.resource)
     except pydantic.ValidationError as error:

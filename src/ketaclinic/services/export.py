@@ -53,6 +53,7 @@ from ketaclinic.services.charting import (
     patient_resource,
 )
 from ketaclinic.services.clock import Clock
+from ketaclinic.services.export_outcomes import questionnaire_resources, session_resources
 from ketaclinic.services.patients import get_patient
 from ketaclinic.services.records import current_records, patient_ref
 from ketaclinic.store.models import Patient, Screening, User
@@ -92,7 +93,7 @@ def record_resources(session: Session, patient: Patient) -> list[JSON]:
 
 
 # Issue 5 adds its sections here: session Procedures and dose MedicationAdministrations.
-SECTIONS: tuple[Section, ...] = (record_resources,)
+SECTIONS: tuple[Section, ...] = (record_resources, session_resources, questionnaire_resources)
 
 
 def _instant(moment: datetime) -> str:

@@ -16,11 +16,23 @@ from fastapi.staticfiles import StaticFiles
 from ketaclinic.services.clock import Clock, SystemClock
 from ketaclinic.store import db
 from ketaclinic.web import admin, api, csrf, errors, pages
+from ketaclinic.web.api_export import router as export_api
+from ketaclinic.web.api_home import router as home_api
 from ketaclinic.web.api_ledger import router as ledger_api
+from ketaclinic.web.api_plans import router as plans_api
+from ketaclinic.web.api_questionnaires import router as questionnaire_api
+from ketaclinic.web.api_rems import router as rems_api
 from ketaclinic.web.api_routes import router as clinical_api
+from ketaclinic.web.api_sessions import router as sessions_api
 from ketaclinic.web.headers import SecurityHeaders
 from ketaclinic.web.pages_clinic import router as clinic_pages
+from ketaclinic.web.pages_home import router as home_pages
 from ketaclinic.web.pages_ledger import router as ledger_pages
+from ketaclinic.web.pages_outcomes import router as outcome_pages
+from ketaclinic.web.pages_plans import router as plan_pages
+from ketaclinic.web.pages_rems import router as rems_pages
+from ketaclinic.web.pages_self_report import router as questionnaire_pages
+from ketaclinic.web.pages_sessions import router as session_pages
 from ketaclinic.web.templating import HERE
 
 VERSION = "0.1.0"
@@ -68,6 +80,18 @@ def create_app(database_url: str | None = None, clock: Clock | None = None) -> F
     app.include_router(clinical_api)
     app.include_router(ledger_pages)
     app.include_router(ledger_api)
+    app.include_router(rems_pages)
+    app.include_router(rems_api)
+    app.include_router(home_pages)
+    app.include_router(home_api)
+    app.include_router(plan_pages)
+    app.include_router(plans_api)
+    app.include_router(sessions_api)
+    app.include_router(session_pages)
+    app.include_router(outcome_pages)
+    app.include_router(export_api)
+    app.include_router(questionnaire_pages)
+    app.include_router(questionnaire_api)
     app.include_router(admin.pages)
     app.include_router(admin.api)
 

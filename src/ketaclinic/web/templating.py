@@ -16,13 +16,24 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 LINKS: dict[str, list[tuple[str, str, str]]] = {
     "prescriber": [
         ("Patients", "/patients", "Find a patient, open the chart, screen and sign"),
+        ("Board", "/board", "Today's sessions by chair: timers, vitals due, alerts"),
+        ("Outcomes", "/outcomes", "Response and remission rates by route and indication"),
+        ("Alerts", "/alerts", "Urgent safety alerts from questionnaires, to acknowledge"),
+        ("REMS", "/rems", "Esketamine REMS enrolments and monitoring forms, overdue forms"),
         ("Ledger", "/ledger", "Controlled-substance stock, entries and the chain"),
     ],
     "nurse": [
         ("Patients", "/patients", "Find a patient, read the chart, record vitals"),
+        ("Board", "/board", "Today's sessions by chair: timers, vitals due, alerts"),
+        ("Outcomes", "/outcomes", "Response and remission rates by route and indication"),
+        ("Alerts", "/alerts", "Urgent safety alerts from questionnaires"),
+        ("REMS", "/rems", "Esketamine REMS enrolments and monitoring forms, overdue forms"),
         ("Ledger", "/ledger", "Controlled-substance stock, entries and the chain"),
     ],
-    "front_desk": [("Patients", "/patients", "Register patients and keep their details")],
+    "front_desk": [
+        ("Patients", "/patients", "Register patients and keep their details"),
+        ("Board", "/board", "Today's sessions by chair: check patients in"),
+    ],
     "admin": [
         ("Users", "/admin/users", "Add and deactivate staff accounts"),
         ("Audit log", "/admin/audit", "Who read or changed what, and when"),
