@@ -180,9 +180,29 @@ def _check_contained(entry: _Entry, resource: JSON, path: str) -> None:
         _check_contained(entry, item, f"{path}contained[{i}].")
 
 
+def _check_primitive_extensions(entry: _Entry, value: object, path: str) -> None:
+    # A primitive's extension element ("_code") must be an object (or a list of objects and
+    # nulls); nested inside an element, fhir.resources crashes with an AttributeError on
+    # anything else instead of reporting it, so it is refused here with the field named.
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_primitive_extensions(entry, item, f"{path}[{i}]")
+        return
+    if not isinstance(value, dict):
+        return
+    for key, item in value.items():
+        where = f"{path}.{key}" if path else key
+        if key.startswith("_"):
+            items = item if isinstance(item, list) else [item]
+            if not all(x is None or isinstance(x, dict) for x in items):
+                raise entry.place.fail(where, "a primitive's extension must be an object")
+        _check_primitive_extensions(entry, item, where)
+
+
 def _validate(entry: _Entry) -> None:
     """The R4 structure of a resource the engine reads (spec: "Valid means")."""
     _check_contained(entry, entry.resource, "")
+    _check_primitive_extensions(entry, entry.resource, "")
     if surely_valid(entry.resource):
         # Proven valid by the stricter fast check; R4B would accept it too (issue 8).
         return
