@@ -18,6 +18,7 @@ import hashlib
 import json
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from typing import Any
 
 
@@ -272,7 +273,7 @@ class Policy:
             for section, cls in SECTIONS.items()
         }
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         """Hash of the effective values: two files that set the same values hash the same."""
         text = json.dumps(self.values(), sort_keys=True, separators=(",", ":"))

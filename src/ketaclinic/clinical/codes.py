@@ -85,6 +85,11 @@ class ValueSet:
     words: tuple[str, ...] = ()
     source: str = SPEC
     _phrases: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    # Answers by code: a population repeats the same few hundred codes, and matching a code
+    # against every pattern was the hottest part of screening (bench/cohort.py profile).
+    _icd10_answers: dict[str, bool] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.words:
@@ -92,9 +97,13 @@ class ValueSet:
             object.__setattr__(self, "_phrases", re.compile(rf"\b(?:{joined})", re.IGNORECASE))
 
     def has_icd10(self, code: str) -> bool:
-        if not any(icd10_matches(p, code) for p in self.icd10):
-            return False
-        return not any(icd10_matches(p, code) for p in self.icd10_except)
+        known = self._icd10_answers.get(code)
+        if known is None:
+            known = any(icd10_matches(p, code) for p in self.icd10) and not any(
+                icd10_matches(p, code) for p in self.icd10_except
+            )
+            self._icd10_answers[code] = known
+        return known
 
     def has(self, coding: Coding) -> bool:
         if coding.system == ICD10:

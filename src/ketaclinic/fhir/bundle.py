@@ -202,10 +202,11 @@ def _check_primitive_extensions(entry: _Entry, value: object, path: str) -> None
 def _validate(entry: _Entry) -> None:
     """The R4 structure of a resource the engine reads (spec: "Valid means")."""
     _check_contained(entry, entry.resource, "")
-    _check_primitive_extensions(entry, entry.resource, "")
     if surely_valid(entry.resource):
         # Proven valid by the stricter fast check; R4B would accept it too (issue 8).
         return
+    # Only on the slow path: the fast check refuses every primitive extension.
+    _check_primitive_extensions(entry, entry.resource, "")
     try:
         _MODELS[entry.place.resource_type].model_validate(entry.resource)
     except pydantic.ValidationError as error:
@@ -309,6 +310,9 @@ def read_bundle(data: bytes) -> facts.Record:
 def _in_order(found: list[_Fact]) -> tuple[_Fact, ...]:
     """By evidence name, whatever the order of the entries: the same bundle shuffled gives the
     same Record, hence the same screening (spec: "a screening is reproducible")."""
+    if len({fact.ref for fact in found}) == len(found):
+        return tuple(sorted(found, key=lambda fact: fact.ref))
+    # Two facts share a name (e.g. a merged medication): their whole content breaks the tie.
     return tuple(sorted(found, key=lambda fact: (fact.ref, repr(fact))))
 
 
