@@ -357,4 +357,9 @@ def test_a_whole_esketamine_session_on_the_nurse_board(
     board.shows(sid, "left 11:00")
     chair.bring_to_front()
     chair.screenshot(path="/tmp/ketaclinic-session-esketamine.png", full_page=True)
+    # The REMS Patient Monitoring Form is filled from the session, on the REMS pages.
+    chair.get_by_role("button", name="Fill the form from this session").click()
+    chair.wait_for_url(re.compile(r"/rems/forms/\d+"))
+    chair.goto(f"{server.url}/sessions/{sid}")
+    expect(chair.locator("#rems")).to_contain_text("not yet submitted")
     assert ("nora", "write", f"session {sid}: discharged", visit.patient_id) in _audit(server)

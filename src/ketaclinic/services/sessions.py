@@ -53,8 +53,8 @@ from ketaclinic.services.session_forms import (
     checked_vitals,
     moment,
     number,
-    reason,
 )
+from ketaclinic.services.session_forms import reason as reason_text
 from ketaclinic.services.session_forms import score as checked_score
 from ketaclinic.services.vitals import check_text
 from ketaclinic.store.models import (
@@ -417,7 +417,7 @@ def run_predose_check(
 
 
 def confirm_predose(
-    session: Session, actor: Actor, clock: Clock, check_id: int, why: str
+    session: Session, actor: Actor, clock: Clock, check_id: int, reason: str
 ) -> PredoseCheck:
     """A prescriber weighs a ``confirm`` check (elevated blood pressure on esketamine, a new
     relative contraindication) and lets the dose go ahead, with the reason."""
@@ -425,7 +425,7 @@ def confirm_predose(
     check = session.get(PredoseCheck, check_id)
     if check is None:
         raise NotFound(f"no pre-dose check {check_id}")
-    text = reason("reason", why)
+    text = reason_text("reason", reason)
     row = get_treatment_session(session, check.session_id)
     if check.decision != "confirm":
         raise Conflict(f"The pre-dose check said {check.decision}: there is nothing to confirm.")
@@ -483,7 +483,7 @@ def _outside_plan_confirmed(
     actor: Actor, note: dosing.DoseNote | None, confirm_reason: str | None
 ) -> str | None:
     """The prescriber's reason for a dose outside the plan; refusals otherwise."""
-    given = reason("confirm_reason", confirm_reason, required=False)
+    given = reason_text("confirm_reason", confirm_reason, required=False)
     if note is None:
         return None
     if given is None:
@@ -669,7 +669,7 @@ def acknowledge_alert(
     alert = session.get(SessionAlert, alert_id)
     if alert is None:
         raise NotFound(f"no alert {alert_id}")
-    action = reason("action_taken", action_taken)
+    action = reason_text("action_taken", action_taken)
     if alert.acknowledged_at is not None:
         raise Conflict("The alert is already acknowledged.")
     row = get_treatment_session(session, alert.session_id)
@@ -840,7 +840,7 @@ def discharge(
     who_may.require(actor, RUN, "discharge patients")
     row = get_treatment_session(session, session_id)
     _refuse_unless(row, "discharged")
-    override = reason("override_reason", data.override_reason, required=False)
+    override = reason_text("override_reason", data.override_reason, required=False)
     if override is not None and actor.role != "prescriber":
         raise Forbidden("Only a prescriber may override the discharge checklist.")
     now = clock.now()
@@ -872,14 +872,14 @@ def discharge(
 
 
 def cancel_session(
-    session: Session, actor: Actor, clock: Clock, session_id: int, why: str
+    session: Session, actor: Actor, clock: Clock, session_id: int, reason: str
 ) -> TreatmentSession:
     """Call a visit off before any dose; the front desk only while it is still scheduled."""
     who_may.require(actor, CHECK_IN, "cancel sessions")
     row = get_treatment_session(session, session_id)
     if actor.role == "front_desk" and row.state != "scheduled":
         raise Forbidden("The front desk cancels only sessions that have not started.")
-    text = reason("reason", why)
+    text = reason_text("reason", reason)
     _refuse_unless(row, "cancelled")
     now = clock.now()
     row.stop_reason = text
@@ -888,12 +888,12 @@ def cancel_session(
 
 
 def stop_session(
-    session: Session, actor: Actor, clock: Clock, session_id: int, why: str
+    session: Session, actor: Actor, clock: Clock, session_id: int, reason: str
 ) -> TreatmentSession:
     """End a session for a clinical reason (the patient unwell, sent to emergency care)."""
     who_may.require(actor, RUN, "stop sessions")
     row = get_treatment_session(session, session_id)
-    text = reason("reason", why)
+    text = reason_text("reason", reason)
     _refuse_unless(row, "stopped")
     now = clock.now()
     if row.state == "dosing" and row.dosing_ended_at is None:
