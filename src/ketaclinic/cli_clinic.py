@@ -24,7 +24,7 @@ def demo() -> None:
     else:
         console.print(
             f"Seeded {url}: {report.users_created} users, {report.patients_created} patients, "
-            f"{report.screenings} screenings"
+            f"{report.screenings} screenings, {report.sessions} sessions on today's board"
         )
     table = Table("username", "role", "password", title="Demo sign-ins")
     for username, _name, role, password in DEMO_USERS:

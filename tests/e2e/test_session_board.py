@@ -165,9 +165,9 @@ def _predose(page: Any, systolic: str, diastolic: str, *, fasting: bool = False)
     expect(page.locator("#predose-result .go-word")).to_have_text("Go")
 
 
-def _moaas(page: Any, score: str) -> None:
+def _score(page: Any, score: str, scale: str = "moaas") -> None:
     form = _form(page, "/scores")
-    form.get_by_label("Scale").select_option("moaas")
+    form.get_by_label("Scale").select_option(scale)
     form.get_by_label("Score", exact=True).fill(score)
     form.get_by_role("button", name="Record score").click()
     expect(page.get_by_role("status")).to_have_text("Score recorded.")
@@ -245,7 +245,7 @@ def test_a_whole_iv_session_on_the_nurse_board(live_server: LiveServer, browser:
 
     board.later(10)  # 10:40: observation over
     _vitals(chair, "120", "78")
-    _moaas(chair, "5")
+    _score(chair, "5")
     _state(chair, "Ready for discharge")
     board.shows(sid, "Ready for discharge")
     board.shows(sid, "Observation over at 10:40")
@@ -333,9 +333,10 @@ def test_a_whole_esketamine_session_on_the_nurse_board(
 
     board.later(35)  # 09:40: the label's blood-pressure recheck
     _vitals(chair, "136", "84")
+    _score(chair, "2", scale="cadss")  # dissociation, not notable (the label's CADSS > 4)
     board.shows(sid, "80 min")
     board.later(40)  # 10:20
-    _moaas(chair, "5")
+    _score(chair, "5")
     board.later(39)  # 10:59: 119 minutes from the first device
     _vitals(chair, "126", "80")
     board.shows(sid, "1 min")

@@ -12,6 +12,7 @@ from ketaclinic.demo.patients import demo_patients
 from ketaclinic.services import charting, importing, patients, users
 from ketaclinic.services.actor import Actor
 from ketaclinic.services.clock import Clock
+from ketaclinic.services.demo_sessions import seed_todays_sessions
 from ketaclinic.store.db import transaction
 from ketaclinic.store.models import Patient, User
 
@@ -30,6 +31,7 @@ class SeedReport:
     users_created: int
     patients_created: int
     screenings: int
+    sessions: int = 0
 
     @property
     def already_seeded(self) -> bool:
@@ -75,7 +77,8 @@ def seed(factory: sessionmaker[Session], clock: Clock) -> SeedReport:
             charting.screen_patient(session, actor, clock, patient.id, demo.route)
             created += 1
             screened += 1
-    return SeedReport(users_created, created, screened)
+    sessions = seed_todays_sessions(factory, clock)
+    return SeedReport(users_created, created, screened, sessions)
 
 
 def _has_patients(factory: sessionmaker[Session]) -> bool:

@@ -87,6 +87,8 @@ STATE_WORDS = {
     "cancelled": "Cancelled",
     "stopped": "Stopped",
 }
+# The timeline's order of moves within one minute (see Happening.rank); doses rank 3.
+MOVE_RANKS = {"checked_in": 0, "pre_dose_check": 2, "dosing": 4}
 # The path a session takes when all goes well, for the progress line on the session page.
 STEPS = STATES[:7]
 ROUTE_NAMES = {
@@ -278,6 +280,9 @@ class Happening:
     at: datetime
     text: str
     by: str = ""
+    # Within one minute: what was recorded comes before the move it caused (a check before
+    # the pre-dose state, a dose before dosing, readings before ready for discharge).
+    rank: int = 5
 
 
 def _timeline(s: svc.SessionSummary, people: dict[int, str]) -> list[Happening]:
@@ -293,11 +298,14 @@ def _timeline(s: svc.SessionSummary, people: dict[int, str]) -> list[Happening]:
         text = f"{moved[0]} → {moved[1]}"
         if e.reason:
             text += f": {e.reason}"
-        lines.append(Happening(e.at, text, who(e.by_id)))
+        rank = MOVE_RANKS.get(e.to_state, 6)
+        lines.append(Happening(e.at, text, who(e.by_id), rank))
     if s.predose is not None:
         p = s.predose
         lines.append(
-            Happening(p.at, f"Pre-dose check: {GO_WORDS.get(p.decision, p.decision)}", who(p.by_id))
+            Happening(
+                p.at, f"Pre-dose check: {GO_WORDS.get(p.decision, p.decision)}", who(p.by_id), 1
+            )
         )
         if p.confirmed_at is not None:
             lines.append(
@@ -305,13 +313,17 @@ def _timeline(s: svc.SessionSummary, people: dict[int, str]) -> list[Happening]:
                     p.confirmed_at,
                     f"Pre-dose check confirmed: {p.confirmation_reason}",
                     who(p.confirmed_by_id),
+                    1,
                 )
             )
     for d in s.doses:
         device = f" (device {d.device_number})" if d.device_number else ""
         lines.append(
             Happening(
-                d.started_at, f"Dose {d.dose_mg:g} mg{device}, lot {d.lot}", who(d.recorded_by_id)
+                d.started_at,
+                f"Dose {d.dose_mg:g} mg{device}, lot {d.lot}",
+                who(d.recorded_by_id),
+                3,
             )
         )
     for v in s.vitals:
@@ -338,7 +350,7 @@ def _timeline(s: svc.SessionSummary, people: dict[int, str]) -> list[Happening]:
                 who(ae.recorded_by_id),
             )
         )
-    lines.sort(key=lambda h: h.at)
+    lines.sort(key=lambda h: (h.at, h.rank))
     return lines
 
 
