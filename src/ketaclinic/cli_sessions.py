@@ -1,5 +1,5 @@
 """Command line for monitored sessions: ``ketaclinic session check-in|predose|confirm|dose|
-end-dosing|vitals|ack|score|adverse|ready|discharge|cancel|stop|show|board``.
+end-dosing|vitals|ack|score|adverse|ready|discharge|complete|cancel|stop|show|board``.
 
 The same services as the web app. Every write names the staff member doing it (``--user``),
 confirmed with their password (prompted, or read from standard input with
@@ -368,6 +368,22 @@ def discharge(
     _write(user, password_stdin, f"session {session_id}: discharged", work)
 
 
+@session_app.command("complete")
+def complete(
+    session_id: SessionArg,
+    user: UserOption,
+    note: Annotated[str, typer.Option(help="what was done in the visit (required)")],
+    password_stdin: StdinOption = False,
+) -> None:
+    """An integration (psychotherapy) visit is done, with a note of what was done."""
+
+    def work(s: Session, actor: Actor, clock: Clock) -> tuple[int, str]:
+        row = svc.complete_visit(s, actor, clock, session_id, note)
+        return row.patient_id, f"session {row.id}: visit done"
+
+    _write(user, password_stdin, f"session {session_id}: visit done", work)
+
+
 @session_app.command("cancel")
 def cancel(
     session_id: SessionArg,
@@ -425,6 +441,8 @@ def _text(summary: svc.SessionSummary) -> str:
         lines.append(f"  OVERDUE vitals {due:%H:%M}")
     for a in summary.open_alerts:
         lines.append(f"  ALERT {a.id}: {a.message}")
+    if summary.may_leave:
+        lines.append("  ready for discharge: checklist passes")
     for b in summary.blockers:
         lines.append(f"  not yet: {b.message}")
     return "\n".join(lines)

@@ -18,7 +18,7 @@ from ketaclinic.services import sessions as svc
 from ketaclinic.services.session_forms import VitalsIn
 from tests.integration.authz_cases import CLINICAL, DEMOGRAPHICS, PRESCRIBER, Case, page
 from tests.integration.services_support import Clinic
-from tests.integration.session_support import CALM, GOOD_PREDOSE, visit_in
+from tests.integration.session_support import CALM, GOOD_PREDOSE, integration_visit, visit_in
 
 PREDOSE_FORM = {
     "systolic": "118", "diastolic": "76", "heart_rate": "72", "spo2": "98",
@@ -56,6 +56,9 @@ CASES: tuple[Case, ...] = (
          "/sessions/{page_observation}/check-ready", form={}),
     page("POST", "/sessions/{session_id}/discharge", CLINICAL,
          "/sessions/{page_ready}/discharge", form=DISCHARGE_FORM),
+    page("POST", "/sessions/{session_id}/complete", CLINICAL,
+         "/sessions/{page_integration}/complete",
+         form={"note": "integration: reviewed the session, plan for the week"}),
     page("POST", "/sessions/{session_id}/cancel", CLINICAL,
          "/sessions/{page_scheduled}/cancel", form={"reason": "patient rang to move the visit"}),
     page("POST", "/sessions/{session_id}/stop", CLINICAL,
@@ -128,4 +131,8 @@ MAKERS: dict[str, Callable[[Any], str]] = {
     "page_ready": _ready,
     "page_confirm_path": _confirm_path,
     "page_alert_path": _alert_path,
+    # A checked-in integration (psychotherapy) session: nurses and prescribers record it done.
+    "page_integration": lambda world: str(
+        integration_visit(world.api.clinic, "checked_in").session_id
+    ),
 }

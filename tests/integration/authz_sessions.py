@@ -12,7 +12,7 @@ from typing import Any
 from ketaclinic.services import sessions as svc
 from ketaclinic.services.session_forms import VitalsIn
 from tests.integration.authz_cases import CLINICAL, DEMOGRAPHICS, PRESCRIBER, Case, api
-from tests.integration.session_support import GOOD_PREDOSE, visit_in
+from tests.integration.session_support import GOOD_PREDOSE, integration_visit, visit_in
 
 PREDOSE_JSON = {
     "systolic": 118, "diastolic": 76, "escort_confirmed": True, "benzodiazepine_today": False,
@@ -53,6 +53,9 @@ CASES: tuple[Case, ...] = (
         "/api/sessions/{s_observation}/ready"),
     api("POST", "/api/sessions/{session_id}/discharge", CLINICAL,
         "/api/sessions/{s_ready}/discharge", json=ALL_CLEAR_JSON),
+    api("POST", "/api/sessions/{session_id}/complete", CLINICAL,
+        "/api/sessions/{s_integration}/complete",
+        json={"note": "integration: reviewed the session, plan for the week"}),
     api("POST", "/api/sessions/{session_id}/cancel", DESK,
         "/api/sessions/{s_scheduled}/cancel", json={"reason": "patient rang to move the visit"}),
     api("POST", "/api/sessions/{session_id}/stop", CLINICAL,
@@ -100,4 +103,8 @@ MAKERS: dict[str, Callable[[Any], str]] = {
     "s_ready": _in("ready_for_discharge"),
     "s_confirm": _awaiting_confirmation,
     "s_alert_path": _alert_path,
+    # A checked-in integration (psychotherapy) session: nurses and prescribers record it done.
+    "s_integration": lambda world: str(
+        integration_visit(world.api.clinic, "checked_in").session_id
+    ),
 }

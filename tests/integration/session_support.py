@@ -143,3 +143,33 @@ def visit_in(clinic: Clinic, state: str, route: str = "iv") -> Visit:
         with clinic.work() as s:
             svc.discharge(s, nurse, clock, sid, ALL_CLEAR)
     return visit
+
+
+INTEGRATION_STATES = ("scheduled", "checked_in", "discharged", "cancelled", "stopped")
+
+
+def integration_visit(clinic: Clinic, state: str = "scheduled") -> Visit:
+    """A fresh IV plan with integration sessions; its first integration session (today, after
+    the first dosing session) brought to ``state``, one of INTEGRATION_STATES."""
+    patient_id, plan_id = active_plan(clinic, "iv", integration_sessions=True)
+    with clinic.work() as s:
+        first = s.scalars(
+            select(TreatmentSession)
+            .where(TreatmentSession.plan_id == plan_id, TreatmentSession.kind == "integration")
+            .order_by(TreatmentSession.planned_on, TreatmentSession.number)
+        ).first()
+        assert first is not None and first.planned_on == clinic.clock.now().date()
+        visit = Visit(patient_id, plan_id, first.id)
+    nurse, clock, sid = clinic.nurse, clinic.clock, visit.session_id
+    with clinic.work() as s:
+        if state == "cancelled":
+            svc.cancel_session(s, nurse, clock, sid, "patient rang to move the visit")
+        elif state != "scheduled":
+            svc.check_in(s, nurse, clock, sid, chair="Room 2")
+    if state in ("discharged", "stopped"):
+        with clinic.work() as s:
+            if state == "discharged":
+                svc.complete_visit(s, nurse, clock, sid, "Integration: processed the session.")
+            else:
+                svc.stop_session(s, nurse, clock, sid, "patient distressed, sent to crisis team")
+    return visit

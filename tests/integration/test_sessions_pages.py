@@ -376,9 +376,9 @@ def test_only_a_prescriber_overrides_the_discharge_checklist(api: Api) -> None:
 
 
 def test_the_demo_clinic_has_a_morning_on_its_board(api: Api) -> None:
-    demo_clinic.seed(api.clinic.factory, api.clinic.clock)
-    # 09:00: the first step of the morning ran at 06:00.
-    assert seed_todays_sessions(api.clinic.factory, api.clinic.clock) == 6
+    # The demo seed plans today's sessions itself (09:00: the first step of the morning ran at
+    # 06:00).
+    assert demo_clinic.seed(api.clinic.factory, api.clinic.clock).sessions == 6
     with api.clinic.factory() as s:
         board = svc.board(s, api.clinic.clock, api.clinic.clock.now().date())
     states = sorted(b.state for b in board)

@@ -234,3 +234,70 @@ def test_open_alerts_and_the_recorded_checklist() -> None:
     assert found is not None and found.message == "2 alerts not yet acknowledged."
     items = [Reason(i, i, "s") for i in ("observation_not_over", "no_escort", "not_oriented")]
     assert [r.id for r in recorded_blockers(items)] == ["observation_not_over"]
+
+
+# ---- integration (psychotherapy) sessions -------------------------------------------------------
+
+# Issue 5: integration sessions are "scheduled and recorded like other visits". No dose, so no
+# pre-dose check, dosing or observation: checked in, then done (discharged, with a note of what
+# was done), called off (cancelled) or ended for a clinical reason (stopped).
+INTEGRATION_ALLOWED = {
+    ("scheduled", "checked_in"),
+    ("scheduled", "cancelled"),
+    ("checked_in", "discharged"),
+    ("checked_in", "cancelled"),
+    ("checked_in", "stopped"),
+}
+INTEGRATION_ILLEGAL = [p for p in product(STATES, STATES) if p not in INTEGRATION_ALLOWED]
+
+
+def test_integration_sessions_have_five_moves_and_seventy_six_illegal_pairs() -> None:
+    assert len(INTEGRATION_ILLEGAL) == 81 - 5
+
+
+@pytest.mark.parametrize(("current", "target"), sorted(INTEGRATION_ALLOWED))
+def test_integration_allowed_moves(current: str, target: str) -> None:
+    assert transition_refusal(current, target, "a note", kind="integration") is None
+    assert may_move(current, target, "a note", kind="integration")
+
+
+@pytest.mark.parametrize(("current", "target"), INTEGRATION_ILLEGAL)
+def test_every_illegal_integration_move_is_refused(current: str, target: str) -> None:
+    refusal = transition_refusal(current, target, "a note", kind="integration")
+    assert refusal is not None
+    assert refusal.id in ("out_of_order", "session_closed")
+    assert not may_move(current, target, "a note", kind="integration")
+
+
+def test_a_dosing_session_never_goes_from_checked_in_to_discharged() -> None:
+    for refusal in (
+        transition_refusal("checked_in", "discharged", "a note"),
+        transition_refusal("checked_in", "discharged", "a note", kind="dosing"),
+    ):
+        assert refusal is not None and refusal.id == "out_of_order"
+    assert not may_move("checked_in", "discharged", "a note")
+
+
+def test_an_integration_visit_is_done_only_with_a_note() -> None:
+    for blank in (None, "", "  "):
+        refusal = transition_refusal("checked_in", "discharged", blank, kind="integration")
+        assert refusal is not None and refusal.id == "reason_required"
+        assert refusal.message == (
+            "An integration session is discharged only with a note of what was done."
+        )
+
+
+def test_integration_refusals_say_what_comes_next() -> None:
+    refusal = transition_refusal("checked_in", "pre_dose_check", kind="integration")
+    assert refusal is not None
+    assert refusal.message == (
+        "An integration session that is checked in cannot become pre dose check; "
+        "next is cancelled or discharged or stopped."
+    )
+    never = transition_refusal("observation", "discharged", "x", kind="integration")
+    assert never is not None and never.message == "An integration session is never observation."
+
+
+def test_an_unknown_kind_is_refused() -> None:
+    refusal = transition_refusal("scheduled", "checked_in", kind="massage")
+    assert refusal is not None and "not a session kind" in refusal.message

@@ -211,7 +211,7 @@ def _move(
     data: dict[str, Any] | None = None,
 ) -> SessionEvent:
     """The one way a session changes state: refused (Conflict) when the move is not allowed."""
-    refusal = transition_refusal(row.state, target, why)
+    refusal = transition_refusal(row.state, target, why, kind=row.kind)
     if refusal is not None:
         raise Conflict(refusal.message)
     event = SessionEvent(
@@ -231,7 +231,7 @@ def _move(
 
 def _refuse_unless(row: TreatmentSession, target: str) -> None:
     """Conflict when ``row`` could not move to ``target`` now (checked before any work)."""
-    refusal = transition_refusal(row.state, target, "checking")
+    refusal = transition_refusal(row.state, target, "checking", kind=row.kind)
     if refusal is not None:
         raise Conflict(refusal.message)
 
@@ -839,6 +839,11 @@ def discharge(
     a prescriber overrides with a reason. The Discharge row keeps the checklist as it stood."""
     who_may.require(actor, RUN, "discharge patients")
     row = get_treatment_session(session, session_id)
+    if row.kind != "dosing":
+        raise Conflict(
+            "An integration session has no discharge checklist: record the visit as done, "
+            "with a note of what was done."
+        )
     _refuse_unless(row, "discharged")
     override = reason_text("override_reason", data.override_reason, required=False)
     if override is not None and actor.role != "prescriber":
@@ -868,6 +873,27 @@ def discharge(
             _move(session, actor, row, "ready_for_discharge", now, why)
     row.discharged_at = now
     _move(session, actor, row, "discharged", now, why)
+    return row
+
+
+def complete_visit(
+    session: Session, actor: Actor, clock: Clock, session_id: int, note: str
+) -> TreatmentSession:
+    """An integration (psychotherapy) visit is done: checked_in -> discharged, with a note of
+    what was done kept as the move's reason. Dosing sessions leave by the discharge checklist
+    (``discharge``), never this way."""
+    who_may.require(actor, RUN, "record integration visits")
+    row = get_treatment_session(session, session_id)
+    if row.kind != "integration":
+        raise Conflict(
+            "Only an integration session is recorded as a visit done; a dosing session is "
+            "discharged when its checklist passes."
+        )
+    text = reason_text("note", note)
+    _refuse_unless(row, "discharged")
+    now = clock.now()
+    row.discharged_at = now
+    _move(session, actor, row, "discharged", now, text)
     return row
 
 
@@ -959,6 +985,14 @@ class SessionSummary:
         if ends is None or self.session.state in FINAL:
             return None
         return max(0, int((ends - self.now).total_seconds() // 60 + 0.999))
+
+    @property
+    def may_leave(self) -> bool:
+        """The recorded discharge checklist passes now (observation time over, blood pressure,
+        vitals, MOAA/S, no open alert), read at this moment: the stored state may still say
+        observation until the next write or check_ready moves it. The nurse still confirms
+        alert and oriented, escort and no driving at discharge."""
+        return self.session.state in ("observation", "ready_for_discharge") and not self.blockers
 
     @property
     def awaiting_confirmation(self) -> bool:

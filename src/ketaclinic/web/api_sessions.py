@@ -14,6 +14,7 @@
     POST /api/sessions/{session_id}/adverse-events        P N    an adverse event
     POST /api/sessions/{session_id}/ready                 P N    ask again: ready for discharge?
     POST /api/sessions/{session_id}/discharge             P N    (override: prescribers)
+    POST /api/sessions/{session_id}/complete              P N    an integration visit done (note)
     POST /api/sessions/{session_id}/cancel                P N F  (front desk: not started only)
     POST /api/sessions/{session_id}/stop                  P N
     GET  /api/board?day=YYYY-MM-DD                        P N    the day's sessions by chair
@@ -140,6 +141,10 @@ class DischargeBody(BaseModel):
 
 class ReasonBody(BaseModel):
     reason: str
+
+
+class NoteBody(BaseModel):
+    note: str = Field(description="what was done in the integration session")
 
 
 # ---- answers ------------------------------------------------------------------------------------
@@ -381,6 +386,10 @@ class SessionOut(VisitOut):
     next_vitals_due: datetime | None
     vitals_overdue: list[datetime]
     blockers: list[ReasonOut]
+    may_leave: bool = Field(
+        description="the recorded discharge checklist passes now (the state may still say "
+        "observation until the next write or 'ready')"
+    )
 
     @classmethod
     def of_summary(cls, s: svc.SessionSummary) -> SessionOut:
@@ -411,6 +420,7 @@ class SessionOut(VisitOut):
             next_vitals_due=s.next_vitals_due,
             vitals_overdue=list(s.vitals_overdue),
             blockers=[ReasonOut.of(b) for b in s.blockers],
+            may_leave=s.may_leave,
         )
 
 
@@ -643,6 +653,22 @@ def discharge(
     """The patient leaves; 409 with the unmet items unless a prescriber overrides."""
     row = svc.discharge(db, actor, clock, session_id, DischargeIn(**body.model_dump()))
     audit("write", f"session {session_id}: discharged", row.patient_id)
+    return _out(db, clock, session_id)
+
+
+@router.post("/sessions/{session_id}/complete", response_model=SessionOut)
+def complete(
+    session_id: int,
+    body: NoteBody,
+    db: SessionDep,
+    clock: ClockDep,
+    actor: Runner,
+    audit: AuditDep,
+) -> SessionOut:
+    """An integration (psychotherapy) visit is done, with a note of what was done; 409 for a
+    dosing session or a visit not checked in."""
+    row = svc.complete_visit(db, actor, clock, session_id, body.note)
+    audit("write", f"session {session_id}: visit done", row.patient_id)
     return _out(db, clock, session_id)
 
 

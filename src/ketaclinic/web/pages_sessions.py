@@ -14,6 +14,7 @@
     POST /sessions/{id}/adverse-events            P N    nausea, vomiting, ... with severity
     POST /sessions/{id}/check-ready               P N    ask again whether observation is over
     POST /sessions/{id}/discharge                 P N    the checklist; a prescriber may override
+    POST /sessions/{id}/complete                  P N    an integration visit done, with a note
     POST /sessions/{id}/cancel                    P N    called off before any dose, with reason
     POST /sessions/{id}/stop                      P N    ended for a clinical reason
 
@@ -91,6 +92,8 @@ STATE_WORDS = {
 MOVE_RANKS = {"checked_in": 0, "pre_dose_check": 2, "dosing": 4}
 # The path a session takes when all goes well, for the progress line on the session page.
 STEPS = STATES[:7]
+# An integration (psychotherapy) visit: no dose, so no pre-dose check, dosing or observation.
+INTEGRATION_STEPS = ("scheduled", "checked_in", "discharged")
 ROUTE_NAMES = {
     "iv": "IV infusion",
     "esketamine": "Esketamine nasal spray",
@@ -116,6 +119,7 @@ DONE = {
     "adverse": "Adverse event recorded.",
     "check_ready": "Discharge checklist checked again.",
     "discharge": "Discharged.",
+    "complete": "Visit recorded as done.",
     "cancel": "Session cancelled.",
     "stop": "Session stopped.",
 }
@@ -143,6 +147,8 @@ class Visit:
     alerts: tuple[str, ...]
     overdue_since: datetime | None
     next_vitals_due: datetime | None
+    # The recorded discharge checklist passes now, though the stored state may lag behind.
+    may_leave: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,7 @@ def _visit(s: svc.SessionSummary) -> Visit:
         alerts=tuple(a.message for a in s.open_alerts),
         overdue_since=s.vitals_overdue[0] if s.vitals_overdue else None,
         next_vitals_due=s.next_vitals_due,
+        may_leave=s.may_leave,
     )
 
 
@@ -406,6 +413,7 @@ def _session_context(db: Session, clock: Clock, actor: Actor, session_id: int) -
     discharge_blockers: list[Any] = []
     if row.state in ("observation", "ready_for_discharge"):
         discharge_blockers = svc.discharge_checklist(db, clock, session_id)
+    steps = INTEGRATION_STEPS if row.kind == "integration" else STEPS
     return {
         "s": s,
         "row": row,
@@ -413,8 +421,9 @@ def _session_context(db: Session, clock: Clock, actor: Actor, session_id: int) -
         "people": people,
         "esketamine": esketamine,
         "timeline": _timeline(s, people),
-        "steps": STEPS,
-        "step_index": STEPS.index(row.state) if row.state in STEPS else -1,
+        "steps": steps,
+        "step_index": steps.index(row.state) if row.state in steps else -1,
+        "integration": row.kind == "integration",
         "cleared": cleared,
         "lots": _lots(db, drug, clock.now().date()) if row.state in DOSE_STATES else [],
         "suggested_mg": suggested,
@@ -796,6 +805,22 @@ async def discharge(
         return "discharged" + (f" by override: {override}" if override else "")
 
     return await _write("discharge", session_id, request, db, clock, actor, audit, write)
+
+
+@router.post("/sessions/{session_id}/complete", response_class=HTMLResponse)
+async def complete(
+    session_id: int,
+    request: Request,
+    db: SessionDep,
+    clock: ClockDep,
+    actor: Clinician,
+    audit: AuditDep,
+) -> Response:
+    def write(form: Submitted) -> str:
+        svc.complete_visit(db, actor, clock, session_id, form.words("note"))
+        return "visit done"
+
+    return await _write("complete", session_id, request, db, clock, actor, audit, write)
 
 
 @router.post("/sessions/{session_id}/cancel", response_class=HTMLResponse)
