@@ -346,7 +346,6 @@ def test_csv_columns_and_values(clinic: Clinic) -> None:
     )
 
 
-@pytest.mark.skipif(not Path(PDFTOTEXT).exists(), reason="poppler-utils not installed")
 def test_pdf_text_field_by_field(clinic: Clinic, tmp_path: Path) -> None:
     patient_id = enrolled(clinic)
     medicines(clinic, patient_id)
