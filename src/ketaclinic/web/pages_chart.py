@@ -14,11 +14,12 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse
 
-from ketaclinic.services import charting
+from ketaclinic.services import charting, safety
 from ketaclinic.services.actor import Actor
 from ketaclinic.store.models import MedicationRecord, Screening
 from ketaclinic.web.deps import AuditDep, ClockDep, SessionDep, require_roles
 from ketaclinic.web.pages_common import CLINICAL, PRESCRIBER, WRITERS, age_on, may, staff_names
+from ketaclinic.web.pages_self_report import alert_lines
 from ketaclinic.web.pages_timeline import (
     LEGEND,
     dose_words,
@@ -120,5 +121,9 @@ def patient_chart(
         "people": screening_people(db, screenings[:10]),
         "unrecognised": unrecognised_refs(screenings[0] if screenings else None),
         **trials_context(chart, actor, today),
+        # Urgent safety alerts are drawn with the chart itself, never loaded afterwards.
+        "lines": alert_lines(db, safety.open_alerts(db, patient_id)),
+        "may_acknowledge": actor.role == "prescriber",
+        "back": f"/patients/{patient_id}",
     }
     return render(request, "chart.html", context)
