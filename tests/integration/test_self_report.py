@@ -98,11 +98,16 @@ def test_only_clinical_staff_send_links(clinic: Clinic, role: Role) -> None:
         send_link(s, clinic.actors[role], clinic.clock, patient, "phq9")
 
 
-def test_a_link_for_an_unknown_scale_is_refused(clinic: Clinic) -> None:
+@pytest.mark.parametrize("scale", ["beck", "madrs", "cadss", "moaas"])
+def test_a_link_for_an_unknown_or_clinician_rated_scale_is_refused(
+    clinic: Clinic, scale: str
+) -> None:
     patient = clinic.register().id
+    before = clinic.counts()
     with pytest.raises(InvalidInput) as refused, clinic.work() as s:
-        send_link(s, clinic.nurse, clinic.clock, patient, "beck")
+        send_link(s, clinic.nurse, clinic.clock, patient, scale)
     assert refused.value.field == "scale"
+    assert clinic.counts() == before
 
 
 def test_the_lifetime_is_a_policy_setting(clinic: Clinic) -> None:

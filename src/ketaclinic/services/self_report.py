@@ -26,11 +26,14 @@ from ketaclinic.policy import DEFAULT, Policy
 from ketaclinic.services import who_may
 from ketaclinic.services.actor import Actor
 from ketaclinic.services.clock import Clock
+from ketaclinic.services.errors import InvalidInput
 from ketaclinic.services.patients import get_patient
 from ketaclinic.services.questionnaires import WRITERS, Recorded, known_scale, store_response
 from ketaclinic.store.models import SelfReportLink
 
 TOKEN_BYTES = 32
+# Scales a patient fills in alone; MADRS, CADSS and MOAA/S are rated by a clinician.
+SELF_REPORT_SCALES = ("phq9", "gad7", "qids_sr16", "pcl5", "cssrs_screener", "pain_nrs")
 PATH_PREFIX = "/r/"
 # An address no token_urlsafe(32) exceeds; longer is not ours and is not even hashed.
 TOKEN_LIMIT = 200
@@ -86,7 +89,13 @@ def send_link(
     """A new single-use link for the patient to answer ``scale``."""
     who_may.require(actor, WRITERS, "send self-report links")
     get_patient(session, patient_id)
-    known_scale(scale)
+    rating = known_scale(scale)
+    if rating.id not in SELF_REPORT_SCALES:
+        raise InvalidInput(
+            "scale",
+            f"{rating.name} is rated by a clinician; choose a questionnaire the patient "
+            "fills in alone",
+        )
     token = secrets.token_urlsafe(TOKEN_BYTES)
     now = clock.now()
     link = SelfReportLink(

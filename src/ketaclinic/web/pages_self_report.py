@@ -72,8 +72,7 @@ QUESTION = {
     "cssrs_screener": "In the past month (question 6: ever):",
     "pain_nrs": "How bad is your pain right now, from 0 (no pain) to 10 (worst imaginable)?",
 }
-# Scales a patient fills in alone; MADRS, CADSS and MOAA/S are rated by a clinician.
-SELF_REPORT_SCALES = ("phq9", "gad7", "qids_sr16", "pcl5", "cssrs_screener", "pain_nrs")
+SELF_REPORT_SCALES = self_report.SELF_REPORT_SCALES
 PATIENT_LINK = "patient-link"
 SAFE_BACK = ("/alerts", "/patients/")
 
@@ -501,8 +500,6 @@ async def self_report_send(
     form = await Submitted.of(request)
     scale_id = form.raw("scale")
     try:
-        if scale_id not in SELF_REPORT_SCALES:
-            raise InvalidInput("scale", "choose a questionnaire the patient fills in alone")
         with db.begin_nested():
             sent = self_report.send_link(db, actor, clock, patient_id, scale_id)
     except InvalidInput as problem:
