@@ -229,6 +229,24 @@ class Plans:
     )
 
 
+@dataclass(frozen=True)
+class Access:
+    """Signing in and the patients' links (policy section ``access``, issue 9)."""
+
+    second_factor_prescribers: bool = _setting(
+        True, 0, 1, "DEA EPCS, 21 CFR 1311.115: two factors to prescribe controlled substances"
+    )
+    second_factor_admins: bool = _setting(
+        True, 0, 1, "NIST SP 800-63B AAL2 for who manages users and reads the audit log"
+    )
+    sign_in_attempts_per_minute: int = _setting(
+        10, 1, 1000, f"per address; NIST SP 800-63B 5.2.2 asks for rate limiting; {WORKING}"
+    )
+    self_report_requests_per_minute: int = _setting(
+        30, 1, 1000, f"per address on /r/ links, against guessing tokens; {WORKING}"
+    )
+
+
 SECTIONS: dict[str, type[Any]] = {
     "resistance": Resistance,
     "blood_pressure": BloodPressure,
@@ -245,6 +263,7 @@ SECTIONS: dict[str, type[Any]] = {
     "monitoring": Monitoring,
     "outcomes": Outcomes,
     "plans": Plans,
+    "access": Access,
 }
 
 
@@ -266,6 +285,7 @@ class Policy:
     monitoring: Monitoring = field(default_factory=Monitoring)
     outcomes: Outcomes = field(default_factory=Outcomes)
     plans: Plans = field(default_factory=Plans)
+    access: Access = field(default_factory=Access)
 
     def values(self) -> dict[str, dict[str, float | bool]]:
         return {

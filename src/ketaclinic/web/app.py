@@ -13,6 +13,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from ketaclinic.policy import DEFAULT, Policy, PolicyError, parse
 from ketaclinic.services.clock import Clock, SystemClock
 from ketaclinic.store import db
 from ketaclinic.web import admin, api, csrf, errors, pages
@@ -39,9 +40,29 @@ VERSION = "0.1.0"
 WORKER_THREADS = 200
 
 
-def create_app(database_url: str | None = None, clock: Clock | None = None) -> FastAPI:
+def clinic_policy() -> Policy:
+    """The policy file named by KETACLINIC_POLICY, or the default. A file that cannot be used
+    stops the server at start with the reason, rather than serving on a policy not chosen."""
+    path = os.environ.get("KETACLINIC_POLICY")
+    if not path:
+        return DEFAULT
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except OSError as exc:
+        raise SystemExit(f"KETACLINIC_POLICY={path}: cannot read it ({exc.strerror})") from None
+    try:
+        return parse(text, name=os.path.splitext(os.path.basename(path))[0])
+    except PolicyError as exc:
+        raise SystemExit(f"KETACLINIC_POLICY={path}: {exc}") from None
+
+
+def create_app(
+    database_url: str | None = None, clock: Clock | None = None, policy: Policy | None = None
+) -> FastAPI:
     """The app on this database (default: KETACLINIC_DATABASE_URL or ./ketaclinic.db), which
-    must already be migrated (``store.db.migrate``). ``clock``: a FixedClock in tests."""
+    must already be migrated (``store.db.migrate``). ``clock``: a FixedClock in tests.
+    ``policy``: the clinic's policy (default: the file KETACLINIC_POLICY names, else DEFAULT)."""
     engine = db.make_engine(database_url or db.database_url())
 
     @asynccontextmanager
@@ -70,6 +91,7 @@ def create_app(database_url: str | None = None, clock: Clock | None = None) -> F
     app.state.engine = engine
     app.state.session_factory = db.session_factory(engine)
     app.state.clock = clock or SystemClock()
+    app.state.policy = policy or clinic_policy()
     app.state.secure_cookies = os.environ.get("KETACLINIC_SECURE_COOKIES") == "1"
     errors.install(app)
     app.add_middleware(SecurityHeaders)

@@ -6,6 +6,7 @@ from fastapi import Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from ketaclinic.policy import Policy
 from ketaclinic.services.clock import Clock
 
 
@@ -21,6 +22,12 @@ def session_factory(request: Request) -> sessionmaker[Session]:
 
 def clock(request: Request) -> Clock:
     value: Clock = request.app.state.clock
+    return value
+
+
+def policy(request: Request) -> Policy:
+    """The clinic's policy (sign-in, second factor, rate limits among its sections)."""
+    value: Policy = request.app.state.policy
     return value
 
 
