@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from ketaclinic.policy import DEFAULT, Policy, PolicyError, parse
 from ketaclinic.services.clock import Clock, SystemClock
 from ketaclinic.store import db
-from ketaclinic.web import admin, api, csrf, errors, pages
+from ketaclinic.web import admin, api, csrf, errors, pages, rate_limits
 from ketaclinic.web.api_export import router as export_api
 from ketaclinic.web.api_home import router as home_api
 from ketaclinic.web.api_ledger import router as ledger_api
@@ -92,6 +92,7 @@ def create_app(
     app.state.session_factory = db.session_factory(engine)
     app.state.clock = clock or SystemClock()
     app.state.policy = policy or clinic_policy()
+    app.state.rate_limits = rate_limits.for_policy(app.state.policy)
     app.state.secure_cookies = os.environ.get("KETACLINIC_SECURE_COOKIES") == "1"
     errors.install(app)
     app.add_middleware(SecurityHeaders)

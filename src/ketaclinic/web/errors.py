@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ketaclinic.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ketaclinic.web import state
+from ketaclinic.web.rate_limits import TooManyRequests
 from ketaclinic.web.security import NotSignedIn
 from ketaclinic.web.templating import render
 
@@ -101,7 +102,15 @@ def defect(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", {"title": "Something went wrong", "message": message}, 500)
 
 
+def too_many_requests(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TooManyRequests)
+    response = _problem(request, 429, "Too many requests", exc.message)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(TooManyRequests, too_many_requests)
     app.add_exception_handler(NotSignedIn, not_signed_in)
     app.add_exception_handler(InvalidInput, invalid_input)
     app.add_exception_handler(NotFound, not_found)
