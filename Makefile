@@ -46,6 +46,7 @@ test: lint
 bench: install
 	$(PY) bench/screen.py
 	$(PY) bench/cohort.py --patients 10000
+	$(PY) bench/load.py
 
 clean:
 	rm -rf $(VENV) .npm $(VENDOR) .pytest_cache .mypy_cache .ruff_cache

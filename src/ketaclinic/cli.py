@@ -34,6 +34,7 @@ from ketaclinic.cli_sessions import session_app
 from ketaclinic.cli_users import audit_log, user_app
 from ketaclinic.cohort.commands import cohort_app, synth
 from ketaclinic.fhir.bundle import BundleError
+from ketaclinic.secret_settings import SecretUnreadable
 from ketaclinic.services.screening import screen_bundle
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True)
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: maps bad input to exit 2 and defects to exit 1, one line each on stderr."""
     try:
         app(args=argv, standalone_mode=False)
-    except BadInput as exc:
+    except (BadInput, SecretUnreadable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:

@@ -1,8 +1,9 @@
 """``ketaclinic backup FILE`` and ``ketaclinic restore FILE [--check]``: encrypted, online backups.
 
 The database is KETACLINIC_DATABASE_URL (default ./ketaclinic.db) unless ``--database`` names
-one; the key is KETACLINIC_BACKUP_KEY (32 random bytes in base64). A missing or malformed key, a
-damaged file, a wrong key or a target that is not empty exits 2 with one line, writing nothing.
+one; the key is KETACLINIC_BACKUP_KEY (32 random bytes in base64), or the file that
+KETACLINIC_BACKUP_KEY_FILE names holds it. A missing, unreadable or malformed key, a damaged
+file, a wrong key or a target that is not empty exits 2 with one line, writing nothing.
 """
 
 from __future__ import annotations

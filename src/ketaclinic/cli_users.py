@@ -1,4 +1,5 @@
-"""Command line for accounts and the audit log: ``ketaclinic user add|token``, ``ketaclinic audit``.
+"""Command line for accounts and the audit log: ``ketaclinic user add|token|reset-second-factor``,
+``ketaclinic audit``.
 
 The database is KETACLINIC_DATABASE_URL (default ./ketaclinic.db), created or migrated on
 first use. The command line acts as the clinic itself (an admin "system" actor): it is how the
@@ -16,7 +17,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from ketaclinic.services import audit, users
+from ketaclinic.services import audit, second_factor, users
 from ketaclinic.services.actor import Actor
 from ketaclinic.services.clock import SystemClock
 from ketaclinic.services.errors import Forbidden, InvalidInput, NotFound
@@ -92,6 +93,22 @@ def token(username: Annotated[str, typer.Argument(help="whose token")]) -> None:
             session, COMMAND_LINE, clock, audit.WRITE, f"issued an API token for {user.username}"
         )
     typer.echo(plaintext)
+
+
+@user_app.command("reset-second-factor")
+def reset_second_factor(
+    username: Annotated[str, typer.Argument(help="whose second factor to forget")],
+) -> None:
+    """Forget a user's second factor (a lost or replaced phone). Their next sign-in shows a new
+    secret to enrol; API tokens are not affected."""
+    with _unit_of_work() as session:
+        user = users.find_user(session, username)
+        name = user.username
+        done = second_factor.reset(session, COMMAND_LINE, SystemClock(), name)
+    if done:
+        typer.echo(f"reset the second factor of {name}: they enrol a new one at their next sign-in")
+    else:
+        typer.echo(f"{name} has no second factor enrolled: nothing to reset")
 
 
 def _since(value: str | None) -> datetime | None:

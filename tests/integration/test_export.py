@@ -23,7 +23,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from ketaclinic.services.errors import Forbidden, NotFound
 from ketaclinic.services.export import FHIR_BASE, SECTIONS, export_patient
 from ketaclinic.services.importing import import_bundle
 from ketaclinic.services.patients import PatientIn, register_patient
+from ketaclinic.services.questionnaires import record_response
 from ketaclinic.services.records import (
     add_allergy,
     add_condition,
@@ -62,6 +63,7 @@ from ketaclinic.store.db import migrate
 from ketaclinic.store.models import AuditEvent, Patient
 from tests.conftest import _fresh_postgres_database
 from tests.integration.services_support import TODAY, Clinic, open_clinic
+from tests.integration.session_support import visit_in
 
 JSON = dict[str, Any]
 # A resource's name, Type/id (R4 id: letters, digits, "-" and ".").
@@ -470,6 +472,88 @@ def test_export_import_export_gives_the_same_resources(
         r["id"] for r in of_type(second, "Observation")
     ]
     assert normalised(second) == normalised(first)
+
+
+def without_screening(bundle: JSON) -> JSON:
+    """The bundle less its RiskAssessment: a screening is run again, never imported."""
+    kept = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "RiskAssessment"]
+    return {**bundle, "entry": kept}
+
+
+def assert_same_resources(one: JSON, other: JSON) -> None:
+    """``normalised`` resources equal as a multiset: a collection's order carries no meaning,
+    and the received resources come back in a section of their own (after the records) rather
+    than beside the clinic's sessions and questionnaires. Within one type the order is kept, so
+    the renaming by position in ``normalised`` pairs the same resources on both sides."""
+
+    def key(resource: JSON) -> bytes:
+        return orjson.dumps(resource, option=orjson.OPT_SORT_KEYS)
+
+    assert sorted(normalised(one), key=key) == sorted(normalised(other), key=key)
+
+
+def treated_record(clinic: Clinic) -> int:
+    """A treated patient: plan_support's record (1 Condition, 2 MedicationStatements,
+    6 Observations: blood pressure, ALT, creatinine, hCG, PHQ-9, weight; 1 Procedure: the
+    physical exam) with a signed IV screening and an active plan; the plan's first session taken
+    through to discharge with its 40 mg dose (session_support.visit_in); a PHQ-9 answered during
+    that session and a GAD-7 answered the day before."""
+    visit = visit_in(clinic, "discharged")
+    nurse, clock = clinic.nurse, clinic.clock
+    with clinic.work() as s:
+        record_response(
+            s, nurse, clock, visit.patient_id, "phq9", [1, 1, 1, 1, 1, 0, 0, 0, 0],
+            clock.now() - timedelta(minutes=30), session_id=visit.session_id,
+        )  # fmt: skip
+        record_response(
+            s, nurse, clock, visit.patient_id, "gad7", [1, 1, 0, 0, 0, 0, 0],
+            clock.now() - timedelta(days=1),
+        )  # fmt: skip
+    return visit.patient_id
+
+
+# What the export of ``treated_record`` holds: its records, the session as a Procedure, the dose
+# as a MedicationAdministration, each answer as a QuestionnaireResponse with its score as an
+# Observation, and the latest screening.
+TREATED = Counter(
+    {
+        "Patient": 1,
+        "Condition": 1,
+        "MedicationStatement": 2,
+        "Observation": 6 + 2,
+        "Procedure": 1 + 1,
+        "MedicationAdministration": 1,
+        "QuestionnaireResponse": 2,
+        "RiskAssessment": 1,
+    }
+)
+
+
+def test_sessions_doses_and_answers_come_back_whole(
+    clinic: Clinic, empty_database_url: str
+) -> None:
+    someone = clinic.register("MRN-0001")
+    with clinic.work() as s:
+        import_bundle(s, clinic.prescriber, clinic.clock, someone.id, EXAMPLE_01.read_bytes())
+    patient_id = treated_record(clinic)
+    first = export(clinic, patient_id)
+    assert_valid_r4(first)
+    assert Counter(r["resourceType"] for r in resources(first)) == TREATED
+    with open_clinic(empty_database_url) as other:
+        # The same woman (plan_support registers Alice Example, born 1986-03-15), same MRN.
+        again = other.register(resources(first)[0]["identifier"][0]["value"])
+        with other.work() as s:
+            result = import_bundle(s, other.prescriber, other.clock, again.id, orjson.dumps(first))
+        # Everything but the Patient (registered here) and the RiskAssessment (a screening).
+        assert (result.created, result.unchanged) == (sum(TREATED.values()) - 2, 0)
+        second = export(other, again.id)
+    assert_valid_r4(second)
+    assert_references_resolve(second)
+    assert resources(first)[0]["id"] != resources(second)[0]["id"]
+    assert Counter(r["resourceType"] for r in resources(second)) == TREATED - Counter(
+        {"RiskAssessment": 1}
+    )
+    assert_same_resources(second, without_screening(first))
 
 
 def test_screening_the_export_gives_the_stored_screening(clinic: Clinic) -> None:

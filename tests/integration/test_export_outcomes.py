@@ -257,13 +257,12 @@ def without(resource: JSON, *keys: str) -> JSON:
     return {k: v for k, v in resource.items() if k not in ("id", "subject", *keys)}
 
 
-def test_import_reads_back_scores_and_sessions_but_not_answers_or_doses(
-    web: Api, empty_database_url: str
-) -> None:
-    """What services/importing.py can read of these sections: the score Observations and the
-    session Procedures come back as records; QuestionnaireResponse and MedicationAdministration
-    are types it does not store, so they are not imported (and the references to them, the
-    scores' derivedFrom and partOf, point at nothing in a second export)."""
+def test_import_keeps_scores_sessions_answers_and_doses(web: Api, empty_database_url: str) -> None:
+    """What services/importing.py makes of these sections: the score Observations and the
+    session Procedures come back as records, the QuestionnaireResponses and the
+    MedicationAdministrations as received resources (services/received_resources.py). A second
+    export holds them all with the same content under new ids, and the references between them
+    (a score's derivedFrom and partOf, a dose's partOf) name resources of that export."""
     ids = build(web.clinic)
     first = export(web.clinic, ids["patient"])
     with open_clinic(empty_database_url) as other:
@@ -273,7 +272,8 @@ def test_import_reads_back_scores_and_sessions_but_not_answers_or_doses(
                 PatientIn("MRN-1", "Alice", "Example", datetime(1986, 3, 15).date(), "female"),
             )  # fmt: skip
             result = import_bundle(s, other.prescriber, other.clock, again.id, orjson.dumps(first))
-        assert (result.created, result.unchanged) == (4 + 3, 0)
+        # 4 scores, 3 sessions, 4 answers, 2 doses.
+        assert (result.created, result.unchanged) == (4 + 3 + 4 + 2, 0)
         with other.work() as s:
             records = current_records(s, again.id)
             assert len(records.observations) == 4 and len(records.procedures) == 3
@@ -281,12 +281,36 @@ def test_import_reads_back_scores_and_sessions_but_not_answers_or_doses(
             assert sorted(o.value or 0 for o in phq9) == [5, 17]
         second = export(other, again.id)
     assert_valid_r4(second)
+    assert_references_resolve(second)
     kinds = Counter(r["resourceType"] for r in resources(second))
-    assert kinds == Counter({"Patient": 1, "Observation": 4, "Procedure": 3})
-    # The scores and sessions come back with the same content, under new ids.
-    assert sorted((without(r) for r in of_type(second, "Observation")), key=orjson.dumps) == sorted(
-        (without(r) for r in of_type(first, "Observation")), key=orjson.dumps
-    )
-    assert sorted((without(r) for r in of_type(second, "Procedure")), key=orjson.dumps) == sorted(
-        (without(r) for r in of_type(first, "Procedure")), key=orjson.dumps
-    )
+    assert kinds == Counter(
+        {"Patient": 1, "Observation": 4, "Procedure": 3, "QuestionnaireResponse": 4,
+         "MedicationAdministration": 2}
+    )  # fmt: skip
+    # The same content under new ids (the references are compared just below).
+    for kind in ("Observation", "Procedure", "QuestionnaireResponse", "MedicationAdministration"):
+        pointers = ("partOf", "derivedFrom", "source")
+        assert sorted((without(r, *pointers) for r in of_type(second, kind)), key=orjson.dumps) == (
+            sorted((without(r, *pointers) for r in of_type(first, kind)), key=orjson.dumps)
+        )
+    # The PHQ-9 taken during session 1 (total 5), in the second export: derived from its
+    # answers, part of that session; the answers were given by the patient (by the link).
+    named = {f"{r['resourceType']}/{r['id']}": r for r in resources(second)}
+    [during] = [
+        o for o in of_type(second, "Observation") if o.get("valueQuantity", {}).get("value") == 5
+    ]
+    [answers_ref] = [d["reference"] for d in during["derivedFrom"]]
+    [session_ref] = [p["reference"] for p in during["partOf"]]
+    answers = named[answers_ref]
+    assert [i["answer"][0]["valueInteger"] for i in answers["item"]] == [1, 1, 1, 1, 1, 0, 0, 0, 0]
+    assert answers["source"] == {"reference": f"Patient/{again.id}"}
+    assert named[session_ref]["performedPeriod"] == {
+        "start": "2026-10-06T10:00:00Z",
+        "end": "2026-10-06T12:00:00Z",
+    }
+    # The ketamine dose is part of the same session.
+    [ketamine] = [
+        m for m in of_type(second, "MedicationAdministration")
+        if m["medicationCodeableConcept"].get("text") == "ketamine"
+    ]  # fmt: skip
+    assert ketamine["partOf"] == [{"reference": session_ref}]

@@ -1,16 +1,20 @@
 """Signing in and out, sessions, CSRF, tokens, roles and the audit trail, through real HTTP
 requests to the ASGI app, on SQLite and on PostgreSQL. The clock is a FixedClock: the idle
-sign-out and the lockout are reached by moving it."""
+sign-out and the lockout are reached by moving it.
+
+The admin and the prescriber have a second factor enrolled (the default policy asks it of their
+roles) and type the code their phone would show; test_second_factor tests the factor itself."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import httpx
+import pyotp
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI, Request
@@ -38,6 +42,8 @@ STAFF = {
     "nina": "nurse",
     "fred": "front_desk",
 }
+# The second factors of the roles that need one, made per test run.
+SECRETS = {"ada": pyotp.random_base32(), "pete": pyotp.random_base32()}
 NOT_ADMINS = ["pete", "nina", "fred"]
 TOKEN_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -47,6 +53,7 @@ class Clinic:
     app: FastAPI
     clock: FixedClock
     factory: sessionmaker[Session]
+    codes_used: dict[str, str] = field(default_factory=dict)
 
     def client(self) -> TestClient:
         return TestClient(self.app, follow_redirects=False)
@@ -62,6 +69,16 @@ class Clinic:
     def token_for(self, username: str) -> str:
         with transaction(self.factory) as s:
             return users.issue_token(s, self.clock, users.find_user(s, username))
+
+    def code_for(self, username: str) -> str:
+        """The code the user's phone shows now. A code is good once: signing in again within
+        the same 30 seconds, the user waits for the next code (the clock moves on)."""
+        totp = pyotp.TOTP(SECRETS[username])
+        if self.codes_used.get(username) == totp.at(self.clock.now().replace(tzinfo=UTC)):
+            self.clock.advance(seconds=30)
+        code = totp.at(self.clock.now().replace(tzinfo=UTC))
+        self.codes_used[username] = code
+        return code
 
 
 @pytest.fixture
@@ -80,6 +97,7 @@ def clinic(database_url: str) -> Iterator[Clinic]:
                     active=True,
                     failed_sign_ins=0,
                     created_at=START,
+                    totp_secret=SECRETS.get(username),
                 )
             )
     app = create_app(database_url, clock)
@@ -96,23 +114,46 @@ def sign_in_token(client: TestClient) -> str:
     return match.group(1)
 
 
-def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> httpx.Response:
+def sign_in(
+    client: TestClient, username: str, password: str = PASSWORD, next_path: str = "/"
+) -> httpx.Response:
+    """The password step (the whole sign-in for roles without a second factor)."""
     response: httpx.Response = client.post(
         "/sign-in",
         data={
             "username": username,
             "password": password,
             "csrf_token": sign_in_token(client),
-            "next": "/",
+            "next": next_path,
         },
     )
+    return response
+
+
+def type_code(clinic: Clinic, client: TestClient, username: str) -> httpx.Response:
+    """The second step of signing in, for a user asked for a code."""
+    token = client.cookies["ketaclinic_sign_in"]  # the sign-in form's double-submit token
+    response: httpx.Response = client.post(
+        "/sign-in/code", data={"code": clinic.code_for(username), "csrf_token": token}
+    )
+    return response
+
+
+def sign_in_fully(
+    clinic: Clinic, client: TestClient, username: str, next_path: str = "/"
+) -> httpx.Response:
+    """Password, then the code when the user's role is asked for one."""
+    response = sign_in(client, username, next_path=next_path)
+    if username in SECRETS:
+        assert (response.status_code, response.headers["location"]) == (303, "/sign-in/code")
+        response = type_code(clinic, client, username)
     return response
 
 
 def signed_in(clinic: Clinic, username: str) -> tuple[TestClient, str]:
     """A browser signed in as this user, and the session's CSRF token (from the home page)."""
     client = clinic.client()
-    response = sign_in(client, username)
+    response = sign_in_fully(clinic, client, username)
     assert response.status_code == 303
     home = client.get("/")
     assert home.status_code == 200
@@ -138,26 +179,14 @@ def test_a_page_without_a_session_redirects_to_sign_in_and_back(clinic: Clinic) 
     response = client.get("/admin/users")
     assert response.status_code == 303
     assert response.headers["location"] == "/sign-in?next=%2Fadmin%2Fusers"
-    token = sign_in_token(client)
-    response = client.post(
-        "/sign-in",
-        data={"username": "ada", "password": PASSWORD, "csrf_token": token, "next": "/admin/users"},
-    )
+    response = sign_in_fully(clinic, client, "ada", next_path="/admin/users")
     assert response.status_code == 303
     assert response.headers["location"] == "/admin/users"
 
 
 def test_sign_in_never_redirects_to_another_site(clinic: Clinic) -> None:
     client = clinic.client()
-    response = client.post(
-        "/sign-in",
-        data={
-            "username": "ada",
-            "password": PASSWORD,
-            "csrf_token": sign_in_token(client),
-            "next": "//evil.example/",
-        },
-    )
+    response = sign_in_fully(clinic, client, "ada", next_path="//evil.example/")
     assert response.headers["location"] == "/"
 
 
@@ -496,6 +525,7 @@ def test_sign_ins_and_admin_reads_are_audited_with_the_address(clinic: Clinic) -
     client.get("/api/audit", params={"username": "nina"})
     rows = [(e.username, e.action, e.what, e.address) for e in clinic.audit()]
     assert rows == [
+        ("ada", "sign-in", "password accepted; asked for the second factor's code", "testclient"),
         ("ada", "sign-in", "signed in", "testclient"),
         ("nina", "refused", "sign-in: wrong password (1 in a row)", "testclient"),
         ("ada", "read", "user list", "testclient"),

@@ -44,7 +44,7 @@ from ketaclinic.fhir.read_resources import (
 )
 from ketaclinic.fhir.values import reference
 
-__all__ = ["BundleError", "read_bundle", "read_bundle_file"]
+__all__ = ["BundleError", "check_resource", "read_bundle", "read_bundle_file"]
 
 BUNDLE_TYPES = ("collection", "transaction", "batch", "searchset")
 
@@ -199,7 +199,7 @@ def _check_primitive_extensions(entry: _Entry, value: object, path: str) -> None
         _check_primitive_extensions(entry, item, where)
 
 
-def _validate(entry: _Entry) -> None:
+def _validate(entry: _Entry, model: Any = None) -> None:
     """The R4 structure of a resource the engine reads (spec: "Valid means")."""
     _check_contained(entry, entry.resource, "")
     if surely_valid(entry.resource):
@@ -208,9 +208,20 @@ def _validate(entry: _Entry) -> None:
     # Only on the slow path: the fast check refuses every primitive extension.
     _check_primitive_extensions(entry, entry.resource, "")
     try:
-        _MODELS[entry.place.resource_type].model_validate(entry.resource)
+        (model or _MODELS[entry.place.resource_type]).model_validate(entry.resource)
     except pydantic.ValidationError as error:
         raise from_validation(entry.place, error.errors(include_url=False)) from None
+
+
+def check_resource(index: int, resource: JSON) -> None:
+    """Entry ``index``'s resource, of any type, checked with its own R4B model and refused as
+    the engine refuses the types it reads (a ``BundleError`` naming entry and field).
+
+    For a caller keeping resources ``read_bundle`` passes over: the import keeps the types the
+    clinic exports but has no records of (services/received_resources.py).
+    """
+    kind = resource["resourceType"]
+    _validate(_Entry(Place(index, kind), resource, None), get_fhir_model_class(kind))
 
 
 def _only_patient(patients: list[_Entry]) -> _Entry:

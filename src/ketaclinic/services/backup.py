@@ -19,8 +19,9 @@ The header (kind, time, schema revision, rows per table, a salt and a key check)
 without the key and authenticated with it: it is the associated data of every chunk. The payload
 (JSON lines: a table's name and columns, then its rows) is zlib-compressed, cut into chunks of at
 most 1 MiB and sealed with AES-256-GCM under a key derived per file (HKDF-SHA256, random salt)
-from KETACLINIC_BACKUP_KEY. Each chunk's nonce is its number and a last-chunk flag (the STREAM
-construction, Hoang et al., CRYPTO 2015), so a reordered, dropped or cut-off chunk fails.
+from KETACLINIC_BACKUP_KEY (or the file KETACLINIC_BACKUP_KEY_FILE names). Each chunk's nonce
+is its number and a last-chunk flag (the STREAM construction, Hoang et al., CRYPTO 2015), so a
+reordered, dropped or cut-off chunk fails.
 
 Restore reads and authenticates the whole file before it touches the target, then writes every
 row in one transaction into a database with no rows of its own (the rows its migrations create
@@ -73,6 +74,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
+from ketaclinic.secret_settings import FILE_SUFFIX, SecretUnreadable, secret_setting
 from ketaclinic.services import audit
 from ketaclinic.services.actor import Actor
 from ketaclinic.services.clock import Clock
@@ -99,18 +101,25 @@ class BackupRefused(Exception):
 
 
 def key_from_environment(environ: Mapping[str, str] | None = None) -> bytes:
-    """The 32-byte key in KETACLINIC_BACKUP_KEY (standard base64), or a refusal saying why."""
-    value = (os.environ if environ is None else environ).get(KEY_VARIABLE, "").strip()
+    """The 32-byte key (standard base64) in KETACLINIC_BACKUP_KEY, or in the file named by
+    KETACLINIC_BACKUP_KEY_FILE (secret_settings), or a refusal saying why."""
     hint = "a random 32-byte key in base64, made with e.g. `openssl rand -base64 32`"
-    if not value:
-        raise BackupRefused(f"{KEY_VARIABLE} is not set: it must hold {hint}")
+    try:
+        found = secret_setting(KEY_VARIABLE, environ)
+    except SecretUnreadable as exc:
+        raise BackupRefused(str(exc)) from None
+    value = found.value.strip() if found is not None else ""
+    if found is None or not value:
+        raise BackupRefused(
+            f"{KEY_VARIABLE} is not set (nor {KEY_VARIABLE}{FILE_SUFFIX}): it must hold {hint}"
+        )
     try:
         key = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise BackupRefused(f"{KEY_VARIABLE} is not valid base64: it must hold {hint}") from None
+        raise BackupRefused(f"{found.origin} is not valid base64: it must hold {hint}") from None
     if len(key) != 32:
         raise BackupRefused(
-            f"{KEY_VARIABLE} decodes to {len(key)} bytes, not 32: it must hold {hint}"
+            f"{found.origin} decodes to {len(key)} bytes, not 32: it must hold {hint}"
         )
     return key
 

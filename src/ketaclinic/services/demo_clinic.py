@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ketaclinic.demo.patients import demo_patients
-from ketaclinic.services import charting, importing, patients, users
+from ketaclinic.services import charting, importing, patients, second_factor, users
 from ketaclinic.services.actor import Actor
 from ketaclinic.services.clock import Clock
 from ketaclinic.services.demo_sessions import seed_todays_sessions
@@ -26,12 +26,19 @@ DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
+# The demo users whose roles sign in with a second factor under the default policy. Each gets a
+# random secret when seeded (never one written here), printed by `ketaclinic demo`.
+SECOND_FACTOR_USERS = ("prescriber", "admin")
+
+
 @dataclass(frozen=True)
 class SeedReport:
     users_created: int
     patients_created: int
     screenings: int
     sessions: int = 0
+    # (username, secret) of the demo users with a second factor, for the demo's output.
+    second_factors: tuple[tuple[str, str], ...] = ()
 
     @property
     def already_seeded(self) -> bool:
@@ -43,14 +50,25 @@ def seed(factory: sessionmaker[Session], clock: Clock) -> SeedReport:
     users_created = 0
     with transaction(factory) as session:
         for username, name, role, password in DEMO_USERS:
-            if session.scalar(select(User).where(User.username == username)) is None:
-                users.create_user(session, clock, username, name, role, password)
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                user = users.create_user(session, clock, username, name, role, password)
                 users_created += 1
+            if username in SECOND_FACTOR_USERS and user.totp_secret is None:
+                # Enrolled without a confirming code: whoever seeds the demo is shown the secret.
+                user.totp_secret = second_factor.new_secret()
     with transaction(factory) as session:
         prescriber = session.scalars(select(User).where(User.username == "prescriber")).one()
         actor = users.actor_for(prescriber, "127.0.0.1")
+        enrolled = tuple(
+            (user.username, user.totp_secret)
+            for user in session.scalars(
+                select(User).where(User.username.in_(SECOND_FACTOR_USERS)).order_by(User.id)
+            )
+            if user.totp_secret is not None
+        )
     if _has_patients(factory):
-        return SeedReport(users_created, 0, 0)
+        return SeedReport(users_created, 0, 0, second_factors=enrolled)
 
     created = screened = 0
     today = clock.now().date()
@@ -78,7 +96,7 @@ def seed(factory: sessionmaker[Session], clock: Clock) -> SeedReport:
             created += 1
             screened += 1
     sessions = seed_todays_sessions(factory, clock)
-    return SeedReport(users_created, created, screened, sessions)
+    return SeedReport(users_created, created, screened, sessions, enrolled)
 
 
 def _has_patients(factory: sessionmaker[Session]) -> bool:

@@ -26,10 +26,12 @@ RiskAssessment.
 The service writes no audit row: the caller audits the export (web: the route; command line:
 ``cli_export``), as for every other read of patient data.
 
-Sessions and doses (issue 5) are not stored yet. ``SECTIONS`` is the seam for them: each section
-gives more resources of the record (session Procedures, MedicationAdministrations of doses),
-each with its ``resourceType`` and an id unique within its type, its patient referenced as
-``Patient/{id}``; they are exported after the clinical rows and can be evidence of a screening.
+``SECTIONS`` gives the rest of the record, each resource with its ``resourceType`` and an id
+unique within its type, its patient referenced as ``Patient/{id}``, exported after the clinical
+rows: the sessions as Procedures with their doses as MedicationAdministrations, and the
+questionnaire answers with their scores (export_outcomes.py); then the resources received from
+other clinics, as they came (received_resources.py), so that an export imported elsewhere and
+exported again gives the same resources (services/importing.py).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from ketaclinic.services.charting import (
 from ketaclinic.services.clock import Clock
 from ketaclinic.services.export_outcomes import questionnaire_resources, session_resources
 from ketaclinic.services.patients import get_patient
+from ketaclinic.services.received_resources import received_resources
 from ketaclinic.services.records import current_records, patient_ref
 from ketaclinic.store.models import Patient, Screening, User
 
@@ -92,8 +95,12 @@ def record_resources(session: Session, patient: Patient) -> list[JSON]:
     return resources
 
 
-# Issue 5 adds its sections here: session Procedures and dose MedicationAdministrations.
-SECTIONS: tuple[Section, ...] = (record_resources, session_resources, questionnaire_resources)
+SECTIONS: tuple[Section, ...] = (
+    record_resources,
+    session_resources,
+    questionnaire_resources,
+    received_resources,
+)
 
 
 def _instant(moment: datetime) -> str:

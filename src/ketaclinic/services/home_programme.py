@@ -22,6 +22,7 @@ from ketaclinic.services import who_may
 from ketaclinic.services.actor import Actor, Role
 from ketaclinic.services.clock import Clock
 from ketaclinic.services.errors import Conflict, InvalidInput, NotFound
+from ketaclinic.services.vitals import as_utc
 from ketaclinic.store.models import (
     HomeCheckin,
     HomeDose,
@@ -73,9 +74,11 @@ def _moment(field: str, value: datetime | None, clock: Clock) -> datetime:
     now = clock.now()
     if value is None:
         return now
-    if value > now:
-        raise InvalidInput(field, f"{value:%Y-%m-%d %H:%M} is in the future")
-    return value
+    # Stored and compared as naive UTC: a time given with an offset is converted first.
+    moment = as_utc(value)
+    if moment > now:
+        raise InvalidInput(field, f"{moment:%Y-%m-%d %H:%M} is in the future")
+    return moment
 
 
 def _note(field: str, value: str | None) -> str | None:
@@ -177,7 +180,7 @@ def schedule_checkin(
     """A check-in due before a home dose."""
     who_may.require(actor, CLINICIANS, "schedule a home check-in")
     _home_plan(session, plan_id)
-    row = HomeCheckin(plan_id=plan_id, due_at=due_at)
+    row = HomeCheckin(plan_id=plan_id, due_at=as_utc(due_at))
     session.add(row)
     session.flush()
     return row

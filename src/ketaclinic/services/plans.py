@@ -10,7 +10,7 @@ module only gathers their inputs from the stored record and keeps their answers.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -46,7 +46,7 @@ from ketaclinic.services.charting import effective_decision, output_of
 from ketaclinic.services.clock import Clock
 from ketaclinic.services.errors import Conflict, InvalidInput, NotFound
 from ketaclinic.services.patients import get_patient
-from ketaclinic.services.plan_forms import PlanIn, checked_plan
+from ketaclinic.services.plan_forms import MAX_DAYS, PlanIn, checked_plan
 from ketaclinic.services.vitals import check_text
 from ketaclinic.store.models import (
     Consent,
@@ -377,6 +377,17 @@ def _reason(value: str | None) -> str:
 # ---- writing --------------------------------------------------------------------------------
 
 
+def _check_start(start_on: date, today: date, *, past_allowed: bool) -> None:
+    if not past_allowed and start_on < today:
+        raise InvalidInput("start_on", f"is in the past ({start_on.isoformat()})")
+    # A data-entry limit (issue 5, "Bad input"), not a clinical one: a start more than a year
+    # ahead is a typing slip, and one near the year 9999 would run the series past the calendar.
+    if start_on > today + timedelta(days=MAX_DAYS):
+        raise InvalidInput(
+            "start_on", f"is more than {MAX_DAYS} days ahead ({start_on.isoformat()})"
+        )
+
+
 def create_plan(
     session: Session,
     actor: Actor,
@@ -390,8 +401,7 @@ def create_plan(
     values = checked_plan(values)
     get_patient(session, patient_id)
     now = clock.now()
-    if values.start_on < now.date():
-        raise InvalidInput("start_on", f"is in the past ({values.start_on.isoformat()})")
+    _check_start(values.start_on, now.date(), past_allowed=False)
     screening = signed_screening(session, patient_id, values.route)
     if screening is None:
         unsigned = session.scalars(
@@ -456,8 +466,7 @@ def change_plan(
     if values.indication != plan.indication:
         raise InvalidInput("indication", f"a plan keeps its indication ({plan.indication})")
     now = clock.now()
-    if plan.status == "awaiting_consent" and values.start_on < now.date():
-        raise InvalidInput("start_on", f"is in the past ({values.start_on.isoformat()})")
+    _check_start(values.start_on, now.date(), past_allowed=plan.status != "awaiting_consent")
     worked = work_out(session, values, plan.patient_id, now, policy)
     number = plan.version + 1
     version = _version(plan, number, values, worked, actor, now, written)

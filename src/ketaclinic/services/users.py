@@ -121,42 +121,76 @@ def authenticate(
     session: Session, clock: Clock, username: str, password: str, address: str | None = None
 ) -> User:
     """The user whose password this is, or SignInRefused. Every attempt is audited."""
-    now = clock.now()
+    user = check_password(session, clock, username, password, address)
+    signed_in(session, clock, user, address)
+    return user
+
+
+def check_password(
+    session: Session, clock: Clock, username: str, password: str, address: str | None = None
+) -> User:
+    """The user whose password this is, or SignInRefused (audited, counted toward the lock).
+
+    A right password is not yet a sign-in: the caller ends it with ``signed_in``, at once or
+    after the second factor. Until then the count of failures stands, so that wrong codes
+    (which add to it) cannot be wiped by typing the password again."""
     name = normal_username(username)
     user = session.scalar(select(User).where(User.username == name))
     if user is None:
         _verify(_DECOY_HASH, password)
         audit.record(session, _stranger(name, address), clock, audit.REFUSED, "sign-in")
         raise SignInRefused("Wrong username or password.")
-    if user.locked_until is not None and user.locked_until > now:
+    refuse_if_locked(session, clock, user, address)
+    if not _verify(user.password_hash, password):
+        raise count_failure(session, clock, user, address, "wrong password")
+    if not user.active:
+        audit.record(session, actor_for(user, address), clock, audit.REFUSED, "sign-in: inactive")
+        raise SignInRefused("This account has been deactivated. Ask an administrator.")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    session.flush()
+    return user
+
+
+def refuse_if_locked(session: Session, clock: Clock, user: User, address: str | None) -> None:
+    """SignInRefused (audited) while the account is locked; a lock that has run out is lifted."""
+    if user.locked_until is not None and user.locked_until > clock.now():
         audit.record(session, actor_for(user, address), clock, audit.REFUSED, "sign-in: locked")
         raise SignInRefused(_locked_message(user.locked_until), locked_until=user.locked_until)
     if user.locked_until is not None:
         # The lock has run out: a fresh run of attempts.
         user.locked_until = None
         user.failed_sign_ins = 0
-    if not _verify(user.password_hash, password):
-        user.failed_sign_ins += 1
-        what = f"sign-in: wrong password ({user.failed_sign_ins} in a row)"
-        audit.record(session, actor_for(user, address), clock, audit.REFUSED, what)
-        if user.failed_sign_ins >= FAILURES_BEFORE_LOCK:
-            user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-            session.flush()
-            raise SignInRefused(
-                "Wrong username or password. " + _locked_message(user.locked_until),
-                locked_until=user.locked_until,
-            )
+
+
+def count_failure(
+    session: Session,
+    clock: Clock,
+    user: User,
+    address: str | None,
+    what: str,
+    message: str = "Wrong username or password.",
+) -> SignInRefused:
+    """One more failed attempt (a wrong password or code), audited; the account is locked at
+    FAILURES_BEFORE_LOCK in a row. Returns the refusal for the caller to raise."""
+    user.failed_sign_ins += 1
+    detail = f"sign-in: {what} ({user.failed_sign_ins} in a row)"
+    audit.record(session, actor_for(user, address), clock, audit.REFUSED, detail)
+    if user.failed_sign_ins >= FAILURES_BEFORE_LOCK:
+        user.locked_until = clock.now() + timedelta(minutes=LOCK_MINUTES)
         session.flush()
-        raise SignInRefused("Wrong username or password.")
-    if not user.active:
-        audit.record(session, actor_for(user, address), clock, audit.REFUSED, "sign-in: inactive")
-        raise SignInRefused("This account has been deactivated. Ask an administrator.")
+        return SignInRefused(
+            f"{message} {_locked_message(user.locked_until)}", locked_until=user.locked_until
+        )
+    session.flush()
+    return SignInRefused(message)
+
+
+def signed_in(session: Session, clock: Clock, user: User, address: str | None = None) -> None:
+    """The sign-in is complete: the run of failures is over, and the audit trail says so."""
     user.failed_sign_ins = 0
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
     audit.record(session, actor_for(user, address), clock, audit.SIGN_IN, "signed in")
     session.flush()
-    return user
 
 
 def _verify(password_hash: str, password: str) -> bool:

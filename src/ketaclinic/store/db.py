@@ -1,12 +1,12 @@
 """Connecting to the clinic's database and bringing its schema up to date.
 
 SQLite by default (``./ketaclinic.db``, WAL, foreign keys on); any SQLAlchemy URL in
-``KETACLINIC_DATABASE_URL``, such as ``postgresql+psycopg://user@host/db``.
+``KETACLINIC_DATABASE_URL``, such as ``postgresql+psycopg://user@host/db``, or in the file
+``KETACLINIC_DATABASE_URL_FILE`` names when the URL carries a password (secret_settings).
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -19,14 +19,24 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from ketaclinic.secret_settings import secret_setting
+
 DEFAULT_URL = "sqlite:///ketaclinic.db"
+DATABASE_URL_VARIABLE = "KETACLINIC_DATABASE_URL"
 # Connection execution option: on SQLite, open the transaction with BEGIN IMMEDIATE, taking the
 # write lock before the first read (the ledger reads a balance, then writes what it read).
 IMMEDIATE = "ketaclinic_immediate"
 
 
 def database_url() -> str:
-    return os.environ.get("KETACLINIC_DATABASE_URL") or DEFAULT_URL
+    """The configured URL, else DEFAULT_URL; SecretUnreadable when its file cannot be used."""
+    found = secret_setting(DATABASE_URL_VARIABLE)
+    return (found.value.strip() if found is not None else "") or DEFAULT_URL
+
+
+def shown_url(url: str) -> str:
+    """The URL as printed: its password, if any, as ***."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -61,6 +61,11 @@ class User(Base):
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # The second factor (services.second_factor): the shared TOTP secret, base32, once the user
+    # has confirmed it with a code; and the time step of the last code accepted, so that a code
+    # seen over a shoulder cannot be used again.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ApiToken(Base):
@@ -86,6 +91,23 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class PendingSignIn(Base):
+    """A sign-in halfway: the password was right, the second factor's code is still to come.
+    The browser holds a random id whose SHA-256 is stored; it is no session and opens no page."""
+
+    __tablename__ = "pending_sign_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cookie_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    next_path: Mapped[str] = mapped_column(String(1000))
+    # Enrolment: the secret shown to the user, stored on the user only once a code confirms it.
+    new_secret: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
@@ -797,3 +819,33 @@ class SafetyAlert(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     action_taken: Mapped[str | None] = mapped_column(String(1000))
+
+
+# ---- resources received from other clinics (issue 8) -----------------------------------------
+
+
+class ReceivedResource(Base):
+    """A resource of an imported bundle of a type the clinic keeps no records of its own for (a
+    dose given elsewhere, a questionnaire's answers): kept as it came, exported again as it came
+    (services/received_resources.py).
+
+    Versioned like the clinical rows: marking one entered in error adds a version, and only
+    ``state`` of the old one changes; the 0005 migration refuses any other change, and deletes.
+    """
+
+    __tablename__ = "received_resources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    resource_type: Mapped[str] = mapped_column(String(40))
+    # The FHIR R4 resource (JSON text), its subject and references pointed at this record.
+    resource: Mapped[str] = mapped_column(Text)
+    # SHA-256 of the canonical resource: importing the same resource twice creates nothing new.
+    content_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # The import that brought it (a version marked in error keeps its original's).
+    import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"))
+    state: Mapped[str] = mapped_column(String(20), default="current")
+    supersedes_id: Mapped[int | None] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str | None] = mapped_column(String(500))  # why marked in error

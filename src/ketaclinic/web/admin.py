@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ketaclinic.services import audit, users
 from ketaclinic.services.errors import InvalidInput
 from ketaclinic.store.models import ROLES, AuditEvent, User
+from ketaclinic.web.api_common import MAX_ROW_ID, RowId
 from ketaclinic.web.deps import AdminUser, ClockDep, SessionDep
 from ketaclinic.web.templating import render
 
@@ -119,10 +120,10 @@ def api_audit(
     db: SessionDep,
     clock: ClockDep,
     actor: AdminUser,
-    patient_id: int | None = None,
+    patient_id: RowId | None = None,
     username: str | None = None,
     since: datetime | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_ROW_ID)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = audit.PAGE_SIZE,
 ) -> AuditPageOut:
     """Audit events newest first, filtered by patient, user and time (admins only)."""
@@ -232,7 +233,7 @@ def audit_page(
     patient: str = "",
     user: str = "",
     since: str = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_ROW_ID)] = 1,
 ) -> HTMLResponse:
     patient_id, username, moment, errors = _parse_filters(patient, user, since)
     found = None

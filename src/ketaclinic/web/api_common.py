@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from ketaclinic.services import charting
@@ -38,6 +39,29 @@ ObservationWriter = Annotated[Actor, Depends(require_roles("prescriber", "nurse"
 # service then refuses them every other kind (services.records.WRITERS).
 RecordWriter = Annotated[Actor, Depends(require_roles("prescriber", "nurse"))]
 Prescriber = Annotated[Actor, Depends(require_roles("prescriber"))]
+
+# A row id (in a path, a query or a body) runs from 1 to 2**31 - 1, PostgreSQL's INTEGER, the
+# narrower of the two stores. Any other number names no row and is refused as bad input (422)
+# before it reaches the database, which cannot even bind a large one (SQLite: beyond +-2**63).
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+
+
+class Problem(BaseModel):
+    """Why a request was refused, in words."""
+
+    detail: str
+
+
+# The refusals any operation of the API may answer, documented once for all of them (the app's
+# ``responses``); 422 (bad input) is documented by FastAPI itself, operation by operation.
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The body could not be read (not UTF-8 text)"},
+    401: {"model": Problem, "description": "Not signed in: no token, or an unknown or revoked one"},
+    403: {"model": Problem, "description": "The signed-in role may not do this"},
+    404: {"model": Problem, "description": "No such patient, record or other row"},
+    409: {"model": Problem, "description": "Clashes with what is stored (a step out of order)"},
+}
 
 
 @contextmanager

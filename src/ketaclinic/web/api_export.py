@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ketaclinic.services.export import export_patient
-from ketaclinic.web.api_common import ChartReader
+from ketaclinic.web.api_common import ChartReader, RowId
 from ketaclinic.web.deps import AuditDep, ClockDep, SessionDep
 
 router = APIRouter(prefix="/api", tags=["export"])
@@ -27,7 +27,7 @@ FHIR_JSON = "application/fhir+json"
 )
 def export_record(
     request: Request,
-    patient_id: int,
+    patient_id: RowId,
     db: SessionDep,
     clock: ClockDep,
     actor: ChartReader,

@@ -25,6 +25,7 @@ from ketaclinic.services import home_programme as home
 from ketaclinic.services.actor import Actor
 from ketaclinic.services.clock import Clock
 from ketaclinic.store.models import HomeCheckin, HomeDose, HomePrescription, PdmpCheck
+from ketaclinic.web.api_common import RowId
 from ketaclinic.web.deps import AuditDep, ClockDep, SessionDep, require_roles
 
 router = APIRouter(prefix="/api/plans/{plan_id}/home", tags=["home programme"])
@@ -53,11 +54,11 @@ class CheckinBody(BaseModel):
     side_effects: str | None = Field(default=None, max_length=2000)
     reported_by: Literal["patient", "staff"] = "staff"
     done_at: datetime | None = None
-    checkin_id: int | None = None
+    checkin_id: RowId | None = None
 
 
 class DoseBody(BaseModel):
-    prescription_id: int
+    prescription_id: RowId
     dose_mg: float
     taken_at: datetime | None = None
     reported_by: Literal["patient", "staff"] = "patient"
@@ -176,7 +177,7 @@ def patient_of(session: Session, plan_id: int) -> int:
 
 @router.get("", response_model=HomeOut)
 def show(
-    plan_id: int, db: SessionDep, clock: ClockDep, actor: Clinician, audit: AuditDep
+    plan_id: RowId, db: SessionDep, clock: ClockDep, actor: Clinician, audit: AuditDep
 ) -> HomeOut:
     out = home_out(db, clock, plan_id)
     audit("read", f"home programme of plan {plan_id}", out.patient_id)
@@ -185,7 +186,12 @@ def show(
 
 @router.post("/pdmp", response_model=PdmpOut, status_code=201)
 def pdmp(
-    plan_id: int, body: PdmpIn, db: SessionDep, clock: ClockDep, actor: Prescriber, audit: AuditDep
+    plan_id: RowId,
+    body: PdmpIn,
+    db: SessionDep,
+    clock: ClockDep,
+    actor: Prescriber,
+    audit: AuditDep,
 ) -> PdmpOut:
     row = home.record_pdmp_check(db, actor, clock, plan_id, body.result, body.note, body.checked_at)
     audit("write", f"PDMP check ({row.result}) for plan {plan_id}", patient_of(db, plan_id))
@@ -194,7 +200,7 @@ def pdmp(
 
 @router.post("/prescriptions", response_model=PrescriptionOut, status_code=201)
 def prescribe(
-    plan_id: int,
+    plan_id: RowId,
     body: PrescriptionIn,
     db: SessionDep,
     clock: ClockDep,
@@ -209,7 +215,7 @@ def prescribe(
 
 @router.post("/schedule", response_model=CheckinOut, status_code=201)
 def schedule(
-    plan_id: int,
+    plan_id: RowId,
     body: ScheduleIn,
     db: SessionDep,
     clock: ClockDep,
@@ -224,7 +230,7 @@ def schedule(
 
 @router.post("/checkins", response_model=CheckinOut, status_code=201)
 def checkin(
-    plan_id: int,
+    plan_id: RowId,
     body: CheckinBody,
     db: SessionDep,
     clock: ClockDep,
@@ -246,7 +252,12 @@ def checkin(
 
 @router.post("/doses", response_model=DoseOut, status_code=201)
 def dose(
-    plan_id: int, body: DoseBody, db: SessionDep, clock: ClockDep, actor: Clinician, audit: AuditDep
+    plan_id: RowId,
+    body: DoseBody,
+    db: SessionDep,
+    clock: ClockDep,
+    actor: Clinician,
+    audit: AuditDep,
 ) -> DoseOut:
     given = home.HomeDoseIn(
         body.prescription_id, body.dose_mg, body.taken_at, body.reported_by, body.note
@@ -259,7 +270,7 @@ def dose(
 
 @router.get("/missed", response_model=list[CheckinOut])
 def missed(
-    plan_id: int, db: SessionDep, clock: ClockDep, actor: Clinician, audit: AuditDep
+    plan_id: RowId, db: SessionDep, clock: ClockDep, actor: Clinician, audit: AuditDep
 ) -> list[CheckinOut]:
     rows = home.missed_checkins(db, clock, plan_id)
     audit("read", f"missed home check-ins of plan {plan_id}", patient_of(db, plan_id))

@@ -34,6 +34,7 @@ from ketaclinic.services import ledger
 from ketaclinic.services.actor import Actor
 from ketaclinic.services.errors import InvalidInput, NotFound
 from ketaclinic.store.models import LedgerEntry, LedgerLot, LedgerProduct
+from ketaclinic.web.api_common import RowId
 from ketaclinic.web.deps import AuditDep, ClockDep, SessionDep, require_roles
 
 router = APIRouter(prefix="/api/ledger", tags=["ledger"])
@@ -173,15 +174,15 @@ class ReceiveIn(BaseModel):
 
 
 class AdministerIn(BaseModel):
-    lot_id: int
-    patient_id: int
+    lot_id: RowId
+    patient_id: RowId
     dose_mg: Decimal
     session_ref: int | None = None
     dose_ref: int | None = None
 
 
 class WasteIn(BaseModel):
-    lot_id: int
+    lot_id: RowId
     amount_mg: Decimal
     reason: str
     witness_username: str
@@ -189,7 +190,7 @@ class WasteIn(BaseModel):
 
 
 class ReturnIn(BaseModel):
-    lot_id: int
+    lot_id: RowId
     kind: Literal["returned", "transferred"]
     units: int = Field(description="whole vials or devices")
     recipient: str
@@ -198,19 +199,19 @@ class ReturnIn(BaseModel):
 
 
 class DestroyIn(BaseModel):
-    lot_id: int
+    lot_id: RowId
     amount_mg: Decimal
     dea41_reference: str
 
 
 class AdjustIn(BaseModel):
-    lot_id: int
+    lot_id: RowId
     change_mg: Decimal = Field(description="negative to lower the balance")
     reason: str
 
 
 class LossIn(BaseModel):
-    lot_id: int
+    lot_id: RowId
     kind: Literal["lost", "stolen"]
     amount_mg: Decimal
     reason: str
@@ -247,7 +248,7 @@ def lots(db: SessionDep, clock: ClockDep, actor: Reader, audit: AuditDep) -> lis
 
 
 @router.get("/lots/{lot_id}/entries", response_model=list[EntryOut])
-def lot_entries(lot_id: int, db: SessionDep, actor: Reader, audit: AuditDep) -> list[EntryOut]:
+def lot_entries(lot_id: RowId, db: SessionDep, actor: Reader, audit: AuditDep) -> list[EntryOut]:
     """A lot's entries in chain order, each with the lot's balance after it."""
     ledger.require_reader(actor)
     if db.get(LedgerLot, lot_id) is None:

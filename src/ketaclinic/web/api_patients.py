@@ -14,9 +14,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from ketaclinic.services import charting, importing, patients
 from ketaclinic.store.models import Patient
 from ketaclinic.web.api_common import (
+    MAX_ROW_ID,
     ChartReader,
     Demographics,
     Prescriber,
+    RowId,
     screening_summary,
 )
 from ketaclinic.web.deps import AuditDep, ClockDep, SessionDep
@@ -65,7 +67,7 @@ def search(
     q: Annotated[str | None, Query(description="Words of the given or family name")] = None,
     birth_date: date | None = None,
     mrn: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_ROW_ID)] = 1,
     size: Annotated[int, Query(ge=1, le=patients.MAX_PAGE_SIZE)] = 20,
 ) -> PatientPage:
     """Patients matching every filter given, by family name, a page at a time."""
@@ -88,7 +90,7 @@ def search(
 
 @router.get("/patients/{patient_id}", response_model=PatientOut)
 def open_patient(
-    patient_id: int, db: SessionDep, actor: Demographics, audit: AuditDep
+    patient_id: RowId, db: SessionDep, actor: Demographics, audit: AuditDep
 ) -> PatientOut:
     """A patient's demographics."""
     patient: Patient = patients.get_patient(db, patient_id)
@@ -97,7 +99,7 @@ def open_patient(
 
 
 @router.get("/patients/{patient_id}/chart", response_model=ChartOut)
-def chart(patient_id: int, db: SessionDep, actor: ChartReader, audit: AuditDep) -> ChartOut:
+def chart(patient_id: RowId, db: SessionDep, actor: ChartReader, audit: AuditDep) -> ChartOut:
     """The chart: diagnoses, trials by drug, vitals, labs and scales (newest first),
     allergies, procedures and the latest screening with the decision that stands."""
     found = charting.chart(db, patient_id)
@@ -142,7 +144,7 @@ _BUNDLE_BODY: dict[str, Any] = {
 
 @router.post("/patients/{patient_id}/import", response_model=ImportOut, openapi_extra=_BUNDLE_BODY)
 def import_bundle(
-    patient_id: int,
+    patient_id: RowId,
     data: Annotated[bytes, Depends(_raw_body)],
     db: SessionDep,
     clock: ClockDep,

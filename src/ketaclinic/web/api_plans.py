@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from ketaclinic.services import consent, patients, plans
 from ketaclinic.services.actor import Actor
 from ketaclinic.services.plan_forms import parse_plan
+from ketaclinic.web.api_common import RowId
 from ketaclinic.web.deps import AuditDep, ClockDep, SessionDep, require_roles
 
 router = APIRouter(prefix="/api", tags=["plans"])
@@ -78,7 +79,7 @@ def _shown(db: Session, plan_id: int) -> dict[str, Any]:
 
 @router.get("/patients/{patient_id}/plans")
 def list_plans(
-    patient_id: int, db: SessionDep, actor: Clinician, audit: AuditDep
+    patient_id: RowId, db: SessionDep, actor: Clinician, audit: AuditDep
 ) -> list[dict[str, Any]]:
     patients.get_patient(db, patient_id)
     found = plans.plans_of(db, patient_id)
@@ -88,7 +89,7 @@ def list_plans(
 
 @router.post("/patients/{patient_id}/plans", status_code=201)
 def make_plan(
-    patient_id: int,
+    patient_id: RowId,
     body: PlanBody,
     db: SessionDep,
     clock: ClockDep,
@@ -102,7 +103,7 @@ def make_plan(
 
 
 @router.get("/plans/{plan_id}")
-def open_plan(plan_id: int, db: SessionDep, actor: Clinician, audit: AuditDep) -> dict[str, Any]:
+def open_plan(plan_id: RowId, db: SessionDep, actor: Clinician, audit: AuditDep) -> dict[str, Any]:
     shown = _shown(db, plan_id)
     audit("read", f"plan {plan_id}", shown["patient_id"])
     return shown
@@ -110,7 +111,7 @@ def open_plan(plan_id: int, db: SessionDep, actor: Clinician, audit: AuditDep) -
 
 @router.post("/plans/{plan_id}/change")
 def change(
-    plan_id: int,
+    plan_id: RowId,
     body: ChangeBody,
     db: SessionDep,
     clock: ClockDep,
@@ -134,7 +135,7 @@ def _moved(
 
 @router.post("/plans/{plan_id}/pause")
 def pause(
-    plan_id: int, body: ReasonBody, db: SessionDep, clock: ClockDep, actor: Prescriber,
+    plan_id: RowId, body: ReasonBody, db: SessionDep, clock: ClockDep, actor: Prescriber,
     audit: AuditDep,
 ) -> dict[str, Any]:  # fmt: skip
     return _moved("pause", plan_id, body, db, actor, clock, audit)
@@ -142,7 +143,7 @@ def pause(
 
 @router.post("/plans/{plan_id}/resume")
 def resume(
-    plan_id: int, body: ReasonBody, db: SessionDep, clock: ClockDep, actor: Prescriber,
+    plan_id: RowId, body: ReasonBody, db: SessionDep, clock: ClockDep, actor: Prescriber,
     audit: AuditDep,
 ) -> dict[str, Any]:  # fmt: skip
     return _moved("resume", plan_id, body, db, actor, clock, audit)
@@ -150,14 +151,16 @@ def resume(
 
 @router.post("/plans/{plan_id}/end")
 def end(
-    plan_id: int, body: ReasonBody, db: SessionDep, clock: ClockDep, actor: Prescriber,
+    plan_id: RowId, body: ReasonBody, db: SessionDep, clock: ClockDep, actor: Prescriber,
     audit: AuditDep,
 ) -> dict[str, Any]:  # fmt: skip
     return _moved("end", plan_id, body, db, actor, clock, audit)
 
 
 @router.get("/plans/{plan_id}/consent-text")
-def consent_text(plan_id: int, db: SessionDep, actor: Clinician, audit: AuditDep) -> dict[str, Any]:
+def consent_text(
+    plan_id: RowId, db: SessionDep, actor: Clinician, audit: AuditDep
+) -> dict[str, Any]:
     plan = plans.get_plan(db, plan_id)
     text = consent.consent_text(db, plan_id)
     audit("read", f"plan {plan_id} consent text", plan.patient_id)
@@ -183,7 +186,7 @@ def _consent_json(row: Any) -> dict[str, Any]:
 
 @router.post("/plans/{plan_id}/consent", status_code=201)
 def sign(
-    plan_id: int,
+    plan_id: RowId,
     body: SignatureBody,
     db: SessionDep,
     clock: ClockDep,
@@ -201,7 +204,7 @@ def sign(
 
 @router.post("/plans/{plan_id}/consent/withdraw")
 def withdraw(
-    plan_id: int,
+    plan_id: RowId,
     body: ReasonBody,
     db: SessionDep,
     clock: ClockDep,

@@ -26,6 +26,7 @@ from ketaclinic.services import questionnaires, safety, self_report
 from ketaclinic.services.actor import Actor
 from ketaclinic.services.patients import get_patient
 from ketaclinic.store.models import QuestionnaireResponse, SafetyAlert
+from ketaclinic.web.api_common import RowId
 from ketaclinic.web.deps import AuditDep, ClockDep, SessionDep, require_roles
 
 router = APIRouter(prefix="/api", tags=["questionnaires"])
@@ -39,7 +40,7 @@ class ResponseIn(BaseModel):
     # not say which item of the questionnaire it was).
     answers: list[Any] = Field(examples=[[1, 2, 1, 2, 1, 1, 0, 0, 2]])
     completed_at: datetime
-    session_id: int | None = None
+    session_id: RowId | None = None
 
 
 class AlertOut(BaseModel):
@@ -159,7 +160,7 @@ class Acknowledgement(BaseModel):
 
 @router.get("/patients/{patient_id}/questionnaires", response_model=QuestionnairesOut)
 def list_questionnaires(
-    patient_id: int,
+    patient_id: RowId,
     db: SessionDep,
     clock: ClockDep,
     actor: Clinician,
@@ -177,7 +178,7 @@ def list_questionnaires(
 
 @router.post("/patients/{patient_id}/questionnaires", response_model=RecordedOut, status_code=201)
 def record_questionnaire(
-    patient_id: int,
+    patient_id: RowId,
     body: ResponseIn,
     db: SessionDep,
     clock: ClockDep,
@@ -202,7 +203,7 @@ def record_questionnaire(
     status_code=201,
 )
 def assign_questionnaire(
-    patient_id: int,
+    patient_id: RowId,
     body: AssignmentIn,
     db: SessionDep,
     clock: ClockDep,
@@ -232,7 +233,7 @@ def assign_questionnaire(
 
 @router.post("/patients/{patient_id}/self-report-links", response_model=LinkOut, status_code=201)
 def send_self_report_link(
-    patient_id: int,
+    patient_id: RowId,
     body: LinkIn,
     request: Request,
     db: SessionDep,
@@ -259,7 +260,7 @@ def list_safety_alerts(
     db: SessionDep,
     actor: Clinician,
     audit: AuditDep,
-    patient_id: Annotated[int | None, Query(description="one patient's open alerts")] = None,
+    patient_id: Annotated[RowId | None, Query(description="one patient's open alerts")] = None,
 ) -> list[AlertOut]:
     if patient_id is not None:
         get_patient(db, patient_id)
@@ -276,7 +277,7 @@ def list_safety_alerts(
 
 @router.post("/safety-alerts/{alert_id}/acknowledge", response_model=AlertOut)
 def acknowledge_safety_alert(
-    alert_id: int,
+    alert_id: RowId,
     body: Acknowledgement,
     db: SessionDep,
     clock: ClockDep,

@@ -24,6 +24,7 @@ from ketaclinic.web.api_common import (
     ObservationWriter,
     Prescriber,
     RecordWriter,
+    RowId,
     fields_under,
     record_out,
 )
@@ -71,7 +72,7 @@ def _added(audit: Auditor, kind: Kind, row: ClinicalRow) -> None:
 
 @router.post("/patients/{patient_id}/conditions", response_model=ConditionOut, status_code=201)
 def add_condition(
-    patient_id: int,
+    patient_id: RowId,
     body: ConditionCreate,
     db: SessionDep,
     clock: ClockDep,
@@ -86,7 +87,7 @@ def add_condition(
 
 @router.get("/patients/{patient_id}/conditions", response_model=list[ConditionOut])
 def list_conditions(
-    patient_id: int, db: SessionDep, actor: ChartReader, audit: AuditDep, include: Include = None
+    patient_id: RowId, db: SessionDep, actor: ChartReader, audit: AuditDep, include: Include = None
 ) -> list[RecordOut]:
     found = _listed(db, "condition", patient_id, include)
     _read(audit, "condition", patient_id, include)
@@ -98,7 +99,7 @@ def list_conditions(
 
 @router.post("/patients/{patient_id}/medications", response_model=MedicationOut, status_code=201)
 def add_medication(
-    patient_id: int,
+    patient_id: RowId,
     body: MedicationCreate,
     db: SessionDep,
     clock: ClockDep,
@@ -113,7 +114,7 @@ def add_medication(
 
 @router.get("/patients/{patient_id}/medications", response_model=list[MedicationOut])
 def list_medications(
-    patient_id: int, db: SessionDep, actor: ChartReader, audit: AuditDep, include: Include = None
+    patient_id: RowId, db: SessionDep, actor: ChartReader, audit: AuditDep, include: Include = None
 ) -> list[RecordOut]:
     found = _listed(db, "medication", patient_id, include)
     _read(audit, "medication", patient_id, include)
@@ -125,7 +126,7 @@ def list_medications(
 
 @router.post("/patients/{patient_id}/observations", response_model=ObservationOut, status_code=201)
 def add_observation(
-    patient_id: int,
+    patient_id: RowId,
     body: ObservationCreate,
     db: SessionDep,
     clock: ClockDep,
@@ -141,7 +142,7 @@ def add_observation(
 
 @router.get("/patients/{patient_id}/observations", response_model=list[ObservationOut])
 def list_observations(
-    patient_id: int, db: SessionDep, actor: ChartReader, audit: AuditDep, include: Include = None
+    patient_id: RowId, db: SessionDep, actor: ChartReader, audit: AuditDep, include: Include = None
 ) -> list[RecordOut]:
     found = _listed(db, "observation", patient_id, include)
     _read(audit, "observation", patient_id, include)
@@ -153,7 +154,7 @@ def list_observations(
 
 @router.post("/patients/{patient_id}/allergies", response_model=AllergyOut, status_code=201)
 def add_allergy(
-    patient_id: int,
+    patient_id: RowId,
     body: AllergyCreate,
     db: SessionDep,
     clock: ClockDep,
@@ -167,7 +168,7 @@ def add_allergy(
 
 @router.get("/patients/{patient_id}/allergies", response_model=list[AllergyOut])
 def list_allergies(
-    patient_id: int, db: SessionDep, actor: ChartReader, audit: AuditDep, include: Include = None
+    patient_id: RowId, db: SessionDep, actor: ChartReader, audit: AuditDep, include: Include = None
 ) -> list[RecordOut]:
     found = _listed(db, "allergy", patient_id, include)
     _read(audit, "allergy", patient_id, include)
@@ -179,7 +180,7 @@ def list_allergies(
 
 @router.post("/patients/{patient_id}/procedures", response_model=ProcedureOut, status_code=201)
 def add_procedure(
-    patient_id: int,
+    patient_id: RowId,
     body: ProcedureCreate,
     db: SessionDep,
     clock: ClockDep,
@@ -193,7 +194,7 @@ def add_procedure(
 
 @router.get("/patients/{patient_id}/procedures", response_model=list[ProcedureOut])
 def list_procedures(
-    patient_id: int, db: SessionDep, actor: ChartReader, audit: AuditDep, include: Include = None
+    patient_id: RowId, db: SessionDep, actor: ChartReader, audit: AuditDep, include: Include = None
 ) -> list[RecordOut]:
     found = _listed(db, "procedure", patient_id, include)
     _read(audit, "procedure", patient_id, include)
@@ -226,7 +227,7 @@ _CORRECTED = "A new version of a current record; the old one is kept, superseded
     "/records/condition/{record_id}/correct", response_model=ConditionOut, description=_CORRECTED
 )
 def correct_condition(
-    record_id: int,
+    record_id: RowId,
     body: Correction[ConditionCreate],
     db: SessionDep,
     clock: ClockDep,
@@ -242,7 +243,7 @@ def correct_condition(
     "/records/medication/{record_id}/correct", response_model=MedicationOut, description=_CORRECTED
 )
 def correct_medication(
-    record_id: int,
+    record_id: RowId,
     body: Correction[MedicationCreate],
     db: SessionDep,
     clock: ClockDep,
@@ -260,7 +261,7 @@ def correct_medication(
     description=_CORRECTED,
 )
 def correct_observation(
-    record_id: int,
+    record_id: RowId,
     body: Correction[ObservationCreate],
     db: SessionDep,
     clock: ClockDep,
@@ -276,7 +277,7 @@ def correct_observation(
     "/records/allergy/{record_id}/correct", response_model=AllergyOut, description=_CORRECTED
 )
 def correct_allergy(
-    record_id: int,
+    record_id: RowId,
     body: Correction[AllergyCreate],
     db: SessionDep,
     clock: ClockDep,
@@ -292,7 +293,7 @@ def correct_allergy(
     "/records/procedure/{record_id}/correct", response_model=ProcedureOut, description=_CORRECTED
 )
 def correct_procedure(
-    record_id: int,
+    record_id: RowId,
     body: Correction[ProcedureCreate],
     db: SessionDep,
     clock: ClockDep,
@@ -310,7 +311,7 @@ def correct_procedure(
 @router.post("/records/{kind}/{record_id}/entered-in-error", response_model=AnyRecordOut)
 def mark_entered_in_error(
     kind: Kind,
-    record_id: int,
+    record_id: RowId,
     body: EnteredInError,
     db: SessionDep,
     clock: ClockDep,
@@ -326,7 +327,7 @@ def mark_entered_in_error(
 
 @router.get("/records/{kind}/{record_id}/history", response_model=list[AnyRecordOut])
 def history(
-    kind: Kind, record_id: int, db: SessionDep, actor: ChartReader, audit: AuditDep
+    kind: Kind, record_id: RowId, db: SessionDep, actor: ChartReader, audit: AuditDep
 ) -> list[RecordOut]:
     """Every version of the record, oldest first, whichever version the id names."""
     chain = records.record_history(db, kind, record_id)
@@ -336,7 +337,7 @@ def history(
 
 @router.post("/medications/{record_id}/outcome", response_model=MedicationOut)
 def trial_outcome(
-    record_id: int,
+    record_id: RowId,
     body: TrialOutcome,
     db: SessionDep,
     clock: ClockDep,

@@ -28,6 +28,7 @@ from ketaclinic.services import rems
 from ketaclinic.services.actor import Actor
 from ketaclinic.services.clock import Clock
 from ketaclinic.store.models import RemsEnrolment
+from ketaclinic.web.api_common import RowId
 from ketaclinic.web.deps import AuditDep, ClockDep, SessionDep, require_roles
 
 router = APIRouter(prefix="/api/rems", tags=["rems"])
@@ -50,7 +51,7 @@ class SiteIn(BaseModel):
 
 
 class EnrolmentIn(BaseModel):
-    patient_id: int
+    patient_id: RowId
     reference: str = Field(max_length=200)
     enrolled_on: date
 
@@ -159,7 +160,7 @@ def enrol(
 
 @router.post("/sessions/{session_id}/form", response_model=FormOut)
 def build(
-    session_id: int,
+    session_id: RowId,
     db: SessionDep,
     clock: ClockDep,
     actor: Filler,
@@ -175,7 +176,9 @@ def build(
 
 
 @router.get("/forms/{form_id}", response_model=FormOut)
-def show(form_id: int, db: SessionDep, clock: ClockDep, actor: Filler, audit: AuditDep) -> FormOut:
+def show(
+    form_id: RowId, db: SessionDep, clock: ClockDep, actor: Filler, audit: AuditDep
+) -> FormOut:
     out = form_out(db, clock, form_id)
     audit("read", form_words(form_id, "read"), out.patient_id)
     return out
@@ -183,7 +186,7 @@ def show(form_id: int, db: SessionDep, clock: ClockDep, actor: Filler, audit: Au
 
 @router.post("/forms/{form_id}/submit", response_model=FormOut)
 def submit(
-    form_id: int,
+    form_id: RowId,
     body: SubmitIn,
     db: SessionDep,
     clock: ClockDep,
@@ -218,13 +221,24 @@ def csv_response(session: Session, form_id: int, audit: AuditDep) -> Response:
     )
 
 
-@router.get("/forms/{form_id}/pdf")
-def pdf(form_id: int, db: SessionDep, clock: ClockDep, actor: Filler, audit: AuditDep) -> Response:
+# The printed form and its CSV row are documented as what they are, not as JSON.
+@router.get(
+    "/forms/{form_id}/pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The form printed"}},
+)
+def pdf(
+    form_id: RowId, db: SessionDep, clock: ClockDep, actor: Filler, audit: AuditDep
+) -> Response:
     return pdf_response(db, clock, form_id, audit)
 
 
-@router.get("/forms/{form_id}/csv")
-def csv(form_id: int, db: SessionDep, actor: Filler, audit: AuditDep) -> Response:
+@router.get(
+    "/forms/{form_id}/csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "The form as one CSV row"}},
+)
+def csv(form_id: RowId, db: SessionDep, actor: Filler, audit: AuditDep) -> Response:
     return csv_response(db, form_id, audit)
 
 

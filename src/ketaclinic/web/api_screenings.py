@@ -8,7 +8,13 @@ from fastapi import APIRouter
 
 from ketaclinic.services import charting, patients
 from ketaclinic.services.vitals import check_not_future
-from ketaclinic.web.api_common import ChartReader, Prescriber, screening_out, screening_summary
+from ketaclinic.web.api_common import (
+    ChartReader,
+    Prescriber,
+    RowId,
+    screening_out,
+    screening_summary,
+)
 from ketaclinic.web.deps import AuditDep, ClockDep, SessionDep
 from ketaclinic.web.schemas import (
     OverrideCreate,
@@ -22,7 +28,7 @@ router = APIRouter(prefix="/api", tags=["screenings"])
 
 @router.post("/patients/{patient_id}/screenings", response_model=ScreeningOut, status_code=201)
 def screen(
-    patient_id: int,
+    patient_id: RowId,
     body: ScreeningCreate,
     db: SessionDep,
     clock: ClockDep,
@@ -40,7 +46,7 @@ def screen(
 
 @router.get("/patients/{patient_id}/screenings", response_model=list[ScreeningSummaryOut])
 def list_screenings(
-    patient_id: int, db: SessionDep, actor: ChartReader, audit: AuditDep
+    patient_id: RowId, db: SessionDep, actor: ChartReader, audit: AuditDep
 ) -> list[ScreeningSummaryOut]:
     """The patient's screenings, newest first, each with the decision that stands."""
     patients.get_patient(db, patient_id)
@@ -51,7 +57,7 @@ def list_screenings(
 
 @router.get("/screenings/{screening_id}", response_model=ScreeningOut)
 def open_screening(
-    screening_id: int, db: SessionDep, actor: ChartReader, audit: AuditDep
+    screening_id: RowId, db: SessionDep, actor: ChartReader, audit: AuditDep
 ) -> ScreeningOut:
     """One screening: the contract's JSON output, the decision that stands (an override with
     its justification), the signature, and whether a record changed since it was signed."""
@@ -62,7 +68,7 @@ def open_screening(
 
 @router.post("/screenings/{screening_id}/sign", response_model=ScreeningOut)
 def sign(
-    screening_id: int, db: SessionDep, clock: ClockDep, actor: Prescriber, audit: AuditDep
+    screening_id: RowId, db: SessionDep, clock: ClockDep, actor: Prescriber, audit: AuditDep
 ) -> ScreeningOut:
     """Sign the screening (prescribers; once: a second signature is a 409)."""
     charting.sign_screening(db, actor, clock, screening_id)
@@ -73,7 +79,7 @@ def sign(
 
 @router.post("/screenings/{screening_id}/override", response_model=ScreeningOut)
 def override(
-    screening_id: int,
+    screening_id: RowId,
     body: OverrideCreate,
     db: SessionDep,
     clock: ClockDep,

@@ -53,6 +53,7 @@ from ketaclinic.store.models import (
     SessionVitals,
     TreatmentSession,
 )
+from ketaclinic.web.api_common import RowId
 from ketaclinic.web.deps import AuditDep, ClockDep, SessionDep, require_roles
 
 router = APIRouter(prefix="/api", tags=["sessions"])
@@ -88,13 +89,13 @@ class PredoseBody(BaseModel):
 
 class ConfirmBody(BaseModel):
     reason: str
-    check_id: int | None = Field(None, description="default: the session's latest check")
+    check_id: RowId | None = Field(None, description="default: the session's latest check")
 
 
 class DoseBody(BaseModel):
     dose_mg: Amount = Field(description="mg; one esketamine device is 28 mg")
     lot: str | None = Field(None, description="lot number, when no ledger lot is named")
-    lot_id: int | None = Field(None, description="ledger lot: the ledger entry is written too")
+    lot_id: RowId | None = Field(None, description="ledger lot: the ledger entry is written too")
     started_at: datetime | None = None
     ended_at: datetime | None = None
     route: str | None = None
@@ -437,7 +438,7 @@ def _out(db: Session, clock: ClockDep, session_id: int) -> SessionOut:
 
 @router.get("/patients/{patient_id}/sessions", response_model=list[VisitOut])
 def patient_sessions(
-    patient_id: int, db: SessionDep, actor: Desk, audit: AuditDep
+    patient_id: RowId, db: SessionDep, actor: Desk, audit: AuditDep
 ) -> list[VisitOut]:
     """The patient's visits by day: what the schedule shows, no clinical detail."""
     found = svc.sessions_of_patient(db, patient_id)
@@ -447,7 +448,7 @@ def patient_sessions(
 
 @router.get("/sessions/{session_id}", response_model=SessionOut)
 def show(
-    session_id: int, db: SessionDep, clock: ClockDep, actor: Runner, audit: AuditDep
+    session_id: RowId, db: SessionDep, clock: ClockDep, actor: Runner, audit: AuditDep
 ) -> SessionOut:
     """The session: state, times, pre-dose check, doses, vitals (due, overdue), alerts, scores,
     adverse events, its events, and what keeps the patient from leaving."""
@@ -458,7 +459,7 @@ def show(
 
 @router.get("/sessions/{session_id}/checklist", response_model=list[ReasonOut])
 def checklist(
-    session_id: int, db: SessionDep, clock: ClockDep, actor: Runner, audit: AuditDep
+    session_id: RowId, db: SessionDep, clock: ClockDep, actor: Runner, audit: AuditDep
 ) -> list[ReasonOut]:
     """The discharge items the session's records leave unmet (the nurse's attestations are
     given with the discharge)."""
@@ -469,7 +470,7 @@ def checklist(
 
 @router.post("/sessions/{session_id}/check-in", response_model=VisitOut)
 def check_in(
-    session_id: int,
+    session_id: RowId,
     body: CheckInBody,
     db: SessionDep,
     clock: ClockDep,
@@ -484,7 +485,7 @@ def check_in(
 
 @router.post("/sessions/{session_id}/predose", response_model=PredoseOut, status_code=201)
 def predose(
-    session_id: int,
+    session_id: RowId,
     body: PredoseBody,
     db: SessionDep,
     clock: ClockDep,
@@ -501,7 +502,7 @@ def predose(
 
 @router.post("/sessions/{session_id}/confirm", response_model=PredoseOut)
 def confirm(
-    session_id: int,
+    session_id: RowId,
     body: ConfirmBody,
     db: SessionDep,
     clock: ClockDep,
@@ -527,7 +528,7 @@ def confirm(
 
 @router.post("/sessions/{session_id}/doses", response_model=DoseOut, status_code=201)
 def dose(
-    session_id: int,
+    session_id: RowId,
     body: DoseBody,
     db: SessionDep,
     clock: ClockDep,
@@ -544,7 +545,7 @@ def dose(
 
 @router.post("/sessions/{session_id}/end-dosing", response_model=SessionOut)
 def end_dosing(
-    session_id: int,
+    session_id: RowId,
     body: EndDosingBody,
     db: SessionDep,
     clock: ClockDep,
@@ -559,7 +560,7 @@ def end_dosing(
 
 @router.post("/sessions/{session_id}/vitals", response_model=RecordedVitalsOut, status_code=201)
 def vitals(
-    session_id: int,
+    session_id: RowId,
     body: VitalsBody,
     db: SessionDep,
     clock: ClockDep,
@@ -577,8 +578,8 @@ def vitals(
 
 @router.post("/sessions/{session_id}/alerts/{alert_id}/acknowledge", response_model=AlertOut)
 def acknowledge(
-    session_id: int,
-    alert_id: int,
+    session_id: RowId,
+    alert_id: RowId,
     body: AcknowledgeBody,
     db: SessionDep,
     clock: ClockDep,
@@ -599,7 +600,7 @@ def acknowledge(
 
 @router.post("/sessions/{session_id}/scores", response_model=ScoreOut, status_code=201)
 def score(
-    session_id: int,
+    session_id: RowId,
     body: ScoreBody,
     db: SessionDep,
     clock: ClockDep,
@@ -615,7 +616,7 @@ def score(
 
 @router.post("/sessions/{session_id}/adverse-events", response_model=AdverseOut, status_code=201)
 def adverse(
-    session_id: int,
+    session_id: RowId,
     body: AdverseBody,
     db: SessionDep,
     clock: ClockDep,
@@ -633,7 +634,7 @@ def adverse(
 
 @router.post("/sessions/{session_id}/ready", response_model=SessionOut)
 def ready(
-    session_id: int, db: SessionDep, clock: ClockDep, actor: Runner, audit: AuditDep
+    session_id: RowId, db: SessionDep, clock: ClockDep, actor: Runner, audit: AuditDep
 ) -> SessionOut:
     """Ask again whether the session is ready for discharge (observation time has passed)."""
     row = svc.check_ready(db, actor, clock, session_id)
@@ -643,7 +644,7 @@ def ready(
 
 @router.post("/sessions/{session_id}/discharge", response_model=SessionOut)
 def discharge(
-    session_id: int,
+    session_id: RowId,
     body: DischargeBody,
     db: SessionDep,
     clock: ClockDep,
@@ -658,7 +659,7 @@ def discharge(
 
 @router.post("/sessions/{session_id}/complete", response_model=SessionOut)
 def complete(
-    session_id: int,
+    session_id: RowId,
     body: NoteBody,
     db: SessionDep,
     clock: ClockDep,
@@ -674,7 +675,7 @@ def complete(
 
 @router.post("/sessions/{session_id}/cancel", response_model=VisitOut)
 def cancel(
-    session_id: int,
+    session_id: RowId,
     body: ReasonBody,
     db: SessionDep,
     clock: ClockDep,
@@ -689,7 +690,7 @@ def cancel(
 
 @router.post("/sessions/{session_id}/stop", response_model=VisitOut)
 def stop(
-    session_id: int,
+    session_id: RowId,
     body: ReasonBody,
     db: SessionDep,
     clock: ClockDep,

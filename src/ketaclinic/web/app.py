@@ -14,9 +14,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from ketaclinic.policy import DEFAULT, Policy, PolicyError, parse
+from ketaclinic.secret_settings import SecretUnreadable
 from ketaclinic.services.clock import Clock, SystemClock
 from ketaclinic.store import db
 from ketaclinic.web import admin, api, csrf, errors, pages, rate_limits
+from ketaclinic.web.api_common import PROBLEMS
 from ketaclinic.web.api_export import router as export_api
 from ketaclinic.web.api_home import router as home_api
 from ketaclinic.web.api_ledger import router as ledger_api
@@ -32,6 +34,7 @@ from ketaclinic.web.pages_ledger import router as ledger_pages
 from ketaclinic.web.pages_outcomes import router as outcome_pages
 from ketaclinic.web.pages_plans import router as plan_pages
 from ketaclinic.web.pages_rems import router as rems_pages
+from ketaclinic.web.pages_second_factor import router as second_factor_pages
 from ketaclinic.web.pages_self_report import router as questionnaire_pages
 from ketaclinic.web.pages_sessions import router as session_pages
 from ketaclinic.web.templating import HERE
@@ -63,7 +66,11 @@ def create_app(
     """The app on this database (default: KETACLINIC_DATABASE_URL or ./ketaclinic.db), which
     must already be migrated (``store.db.migrate``). ``clock``: a FixedClock in tests.
     ``policy``: the clinic's policy (default: the file KETACLINIC_POLICY names, else DEFAULT)."""
-    engine = db.make_engine(database_url or db.database_url())
+    try:
+        engine = db.make_engine(database_url or db.database_url())
+    except SecretUnreadable as exc:
+        # As for the policy: refuse to start, with the reason, rather than serve another database.
+        raise SystemExit(str(exc)) from None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -87,6 +94,8 @@ def create_app(
         lifespan=lifespan,
         # Every unsafe request that rides on the session cookie must carry its CSRF token.
         dependencies=[Depends(csrf.require_csrf)],
+        # The refusals every API operation may answer, in its OpenAPI description.
+        responses=PROBLEMS,
     )
     app.state.engine = engine
     app.state.session_factory = db.session_factory(engine)
@@ -98,6 +107,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)
+    app.include_router(second_factor_pages)
     app.include_router(clinic_pages)
     app.include_router(api.router)
     app.include_router(clinical_api)

@@ -8,8 +8,8 @@ runs: a refused request writes nothing.
 
 Requests without the cookie have no ambient credential to abuse and are left to
 authentication (401); bearer-token clients are not browsers and need no token. The sign-in
-form, which has no session yet, uses a double-submit token: a random value both in a cookie
-and in the form.
+form and the second factor's form after it, which have no session yet, use a double-submit
+token: a random value both in a cookie and in the form.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 SIGN_IN_PATH = "/sign-in"
+# The forms before a session exists: the password, then the second factor's code.
+SIGN_IN_FORMS = frozenset({SIGN_IN_PATH, "/sign-in/code"})
 SIGN_IN_COOKIE = "ketaclinic_sign_in"
 
 
@@ -64,7 +66,7 @@ async def require_csrf(request: Request) -> None:
     """App-wide dependency: refuse an unsafe request whose CSRF token is missing or wrong."""
     if request.method in SAFE_METHODS:
         return
-    if request.url.path == SIGN_IN_PATH:
+    if request.url.path in SIGN_IN_FORMS:
         expected: str | None = request.cookies.get(SIGN_IN_COOKIE)
         if not _matches(await submitted_token(request), expected):
             raise CsrfRefused("The sign-in form has expired. Reload the page and try again.")

@@ -58,9 +58,9 @@ def not_signed_in(request: Request, exc: Exception) -> Response:
 def invalid_input(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InvalidInput)
     if state.is_api(request):
-        return JSONResponse(
-            {"detail": [{"loc": ["body", exc.field], "msg": exc.message}]}, status_code=422
-        )
+        # The shape FastAPI documents for every 422 (HTTPValidationError): loc, msg and type.
+        problem = {"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}
+        return JSONResponse({"detail": [problem]}, status_code=422)
     # Pages normally catch InvalidInput and show it beside the field; this is the fallback.
     return render(
         request,

@@ -1,4 +1,5 @@
-"""Response headers every page gets: no caching of patient data, no framing, a strict CSP."""
+"""Response headers every page gets: no caching of patient data, no framing, a strict CSP, and
+HSTS when the request came over HTTPS."""
 
 from __future__ import annotations
 
@@ -11,6 +12,24 @@ PAGE_POLICY = (
     "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'self'; object-src 'none'"
 )
+# JSON answers load nothing and are never framed.
+API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+# The API docs page runs Swagger UI's own inline start-up script (from our static files, see
+# web.app), so it gets no script policy; it still cannot be framed.
+API_DOCS = "/api/docs"
+DOCS_POLICY = "frame-ancestors 'none'"
+# A year, subdomains included (RFC 6797). Sent only over HTTPS: a browser ignores it over plain
+# HTTP, and a server run on plain HTTP for a test must not pin itself. Behind a proxy that ends
+# TLS, uvicorn's --proxy-headers sets the scheme from X-Forwarded-Proto.
+STRICT_TRANSPORT = "max-age=31536000; includeSubDomains"
+
+
+def _policy_for(path: str) -> str:
+    if path == API_DOCS:
+        return DOCS_POLICY
+    if path == "/api" or path.startswith("/api/"):
+        return API_POLICY
+    return PAGE_POLICY
 
 
 class SecurityHeaders:
@@ -24,6 +43,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        over_https = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -33,9 +53,9 @@ class SecurityHeaders:
                 headers.setdefault("X-Frame-Options", "DENY")
                 if not path.startswith("/static/"):
                     headers.setdefault("Cache-Control", "no-store")
-                # The OpenAPI page loads Swagger UI from its CDN, so it is left out of the policy.
-                if not path.startswith("/api/"):
-                    headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+                if over_https:
+                    headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT)
+                headers.setdefault("Content-Security-Policy", _policy_for(path))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -1,5 +1,6 @@
 """The patient chart: demographics, diagnoses, the medication-trial timeline and table (with the
-inline outcome form), vitals, labs and scales, allergies, procedures and the latest screening.
+inline outcome form), vitals, labs and scales, allergies, procedures, the resources received from
+other clinics (when there are any) and the latest screening.
 
 Routes and roles: see pages_clinic.py. Front desk and admins get the 403 page.
 """
@@ -16,6 +17,7 @@ from starlette.responses import HTMLResponse
 
 from ketaclinic.services import charting, safety
 from ketaclinic.services.actor import Actor
+from ketaclinic.services.received_resources import received_lines
 from ketaclinic.store.models import MedicationRecord, Screening
 from ketaclinic.web.deps import AuditDep, ClockDep, SessionDep, require_roles
 from ketaclinic.web.pages_common import CLINICAL, PRESCRIBER, WRITERS, age_on, may, staff_names
@@ -120,6 +122,7 @@ def patient_chart(
         "screening_history": history,
         "people": screening_people(db, screenings[:10]),
         "unrecognised": unrecognised_refs(screenings[0] if screenings else None),
+        "received": received_lines(db, patient_id),
         **trials_context(chart, actor, today),
         # Urgent safety alerts are drawn with the chart itself, never loaded afterwards.
         "lines": alert_lines(db, safety.open_alerts(db, patient_id)),

@@ -19,7 +19,9 @@ the link names its patient on the server. It carries no CSRF token of its own (t
 session to forge a request with), but when the browser also holds a staff session the form
 includes that session's token, so the app-wide CSRF check lets it through. It is audited as
 "patient-link", with the link's patient. A refused form shows the message beside its item and
-stores nothing; a used or expired link answers 410 with the reason.
+stores nothing; a used or expired link answers 410 with the reason. Each address may open or
+post /r/ links so often a minute (policy access.self_report_requests_per_minute, answered 429),
+which slows anyone guessing tokens.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from ketaclinic.services.clock import Clock
 from ketaclinic.services.errors import InvalidInput
 from ketaclinic.services.patients import get_patient
 from ketaclinic.store.models import Patient, SafetyAlert
-from ketaclinic.web import state
+from ketaclinic.web import rate_limits, state
 from ketaclinic.web.deps import AuditDep, ClockDep, SessionDep, require_roles
 from ketaclinic.web.pages_common import Submitted, staff_names
 from ketaclinic.web.security import SESSION_COOKIE
@@ -217,6 +219,8 @@ def _form(
 
 @router.get("/r/{token}", response_class=HTMLResponse)
 def self_report_page(token: str, request: Request, db: SessionDep, clock: ClockDep) -> Response:
+    # Counted before the token is looked at: a wrong token is a guess and counts too.
+    rate_limits.knock(request, "self_report")
     try:
         link = self_report.open_link(db, clock, token)
     except self_report.LinkRefused as refused:
@@ -236,6 +240,7 @@ def self_report_page(token: str, request: Request, db: SessionDep, clock: ClockD
 async def self_report_submit(
     token: str, request: Request, db: SessionDep, clock: ClockDep
 ) -> Response:
+    rate_limits.knock(request, "self_report")
     form = await Submitted.of(request)
     try:
         link = self_report.open_link(db, clock, token)

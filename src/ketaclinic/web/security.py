@@ -16,6 +16,10 @@ from ketaclinic.store.db import immediate_transaction, transaction
 from ketaclinic.web import state
 
 SESSION_COOKIE = "ketaclinic_session"
+# A sign-in waiting for the second factor's code (services.pending_sign_ins): sent only to the
+# sign-in pages, and worth nothing elsewhere.
+PENDING_COOKIE = "ketaclinic_pending_sign_in"
+PENDING_PATH = "/sign-in"
 
 Reason = Literal["none", "idle", "token"]
 
@@ -89,4 +93,25 @@ def clear_session_cookie(request: Request, response: Response) -> None:
         samesite="lax",
         secure=state.secure_cookies(request),
         path="/",
+    )
+
+
+def set_pending_cookie(request: Request, response: Response, value: str) -> None:
+    response.set_cookie(
+        PENDING_COOKIE,
+        value,
+        httponly=True,
+        samesite="lax",
+        secure=state.secure_cookies(request),
+        path=PENDING_PATH,
+    )
+
+
+def clear_pending_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        PENDING_COOKIE,
+        httponly=True,
+        samesite="lax",
+        secure=state.secure_cookies(request),
+        path=PENDING_PATH,
     )
