@@ -12,13 +12,18 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import pyotp
 import pytest
+from sqlalchemy import update
 
 from ketaclinic.services.clock import FixedClock
+from ketaclinic.store.db import make_engine, session_factory, transaction
+from ketaclinic.store.models import User
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -37,6 +42,34 @@ class LiveServer:
     url: str
     database_url: str
     clock: FixedClock
+    # username -> TOTP secret, for the users given a second factor (prescribers, admins).
+    second_factors: dict[str, str] = field(default_factory=dict)
+
+
+def enrol_second_factor(server: LiveServer, username: str) -> None:
+    """Give an existing user a second factor, as if enrolled, once; the tests keep the secret
+    the way the user's phone does."""
+    if username in server.second_factors:
+        return
+    secret = pyotp.random_base32()
+    engine = make_engine(server.database_url)
+    try:
+        with transaction(session_factory(engine)) as s:
+            s.execute(update(User).where(User.username == username).values(totp_secret=secret))
+    finally:
+        engine.dispose()
+    server.second_factors[username] = secret
+
+
+def type_code_if_asked(page: Any, server: LiveServer, username: str) -> None:
+    """After the password: a user with a second factor types the code their phone shows at
+    the server's time."""
+    secret = server.second_factors.get(username)
+    if secret is None:
+        return
+    page.wait_for_url(server.url + "/sign-in/code")
+    page.get_by_label("Code").fill(pyotp.TOTP(secret).at(server.clock.now().replace(tzinfo=UTC)))
+    page.get_by_role("button", name="Confirm").click()
 
 
 def _free_port() -> int:

@@ -22,7 +22,7 @@ from ketaclinic.services import users
 from ketaclinic.services.clock import FixedClock
 from ketaclinic.store.db import make_engine, session_factory, transaction
 from ketaclinic.store.models import AuditEvent, ScreeningSignature
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, enrol_second_factor, type_code_if_asked
 
 PASSWORD = "a long clinic password"
 STAFF = {
@@ -40,6 +40,7 @@ def _staff(server: LiveServer) -> None:
                 users.create_user(s, server.clock, username, name, role, PASSWORD)
     finally:
         engine.dispose()
+    enrol_second_factor(server, "pat")  # the default policy asks it of prescribers
 
 
 def _audit(server: LiveServer) -> list[tuple[str, str, str, int | None]]:
@@ -68,6 +69,7 @@ def _sign_in(browser: Any, server: LiveServer, username: str) -> Any:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    type_code_if_asked(page, server, username)
     page.wait_for_url(server.url + "/")
     return page
 

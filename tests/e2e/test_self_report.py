@@ -19,7 +19,7 @@ from ketaclinic.services.actor import Actor
 from ketaclinic.services.patients import PatientIn, register_patient
 from ketaclinic.store.db import make_engine, session_factory, transaction
 from ketaclinic.store.models import AuditEvent, QuestionnaireResponse, SafetyAlert
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, enrol_second_factor, type_code_if_asked
 
 PASSWORD = "a long clinic password"
 ACTION = "Phoned the patient at once; safety plan reviewed, seen today at 14:00"
@@ -39,9 +39,11 @@ def _clinic(server: LiveServer) -> int:
                 server.clock,
                 PatientIn("E2E-7", "Robin", "Tester", date(1980, 4, 12), "female"),
             )
-            return patient.id
+            patient_id = patient.id
     finally:
         engine.dispose()
+    enrol_second_factor(server, "pat")  # the default policy asks it of prescribers
+    return patient_id
 
 
 def _stored(server: LiveServer) -> tuple[list[Any], list[Any], list[Any]]:
@@ -64,6 +66,7 @@ def _sign_in(browser: Any, server: LiveServer, username: str) -> Any:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    type_code_if_asked(page, server, username)
     page.wait_for_url(server.url + "/")
     return page
 

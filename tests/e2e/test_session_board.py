@@ -34,7 +34,7 @@ from ketaclinic.services import users
 from ketaclinic.services.actor import Actor, Role
 from ketaclinic.store.db import make_engine, session_factory, transaction
 from ketaclinic.store.models import AuditEvent, TreatmentSession, User
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, enrol_second_factor, type_code_if_asked
 from tests.integration.plan_support import active_plan
 from tests.integration.services_support import Clinic
 
@@ -64,6 +64,7 @@ def _clinic(server: LiveServer) -> Iterator[Clinic]:
             found = s.scalar(select(User).where(User.username == username))
             user = found or users.create_user(s, server.clock, username, name, role, PASSWORD)
             actors[role] = users.actor_for(user, "127.0.0.1")
+    enrol_second_factor(server, "pat")  # the default policy asks it of prescribers
     try:
         yield Clinic(engine, factory, server.clock, actors)
     finally:
@@ -101,6 +102,7 @@ def _sign_in(browser: Any, server: LiveServer, username: str, where: str = "/boa
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    type_code_if_asked(page, server, username)
     page.wait_for_url(server.url + where)
     return page
 

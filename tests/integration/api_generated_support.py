@@ -22,6 +22,7 @@ What every answer must satisfy:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
@@ -32,12 +33,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import zip_longest
 from typing import Any
 from unittest.mock import patch
 from urllib.parse import unquote, urlsplit
 
 import schemathesis
 from argon2 import PasswordHasher
+from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
@@ -50,7 +53,6 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from fastapi import FastAPI
 from sqlalchemy import update
 
 from ketaclinic.services import consent
@@ -59,12 +61,11 @@ from ketaclinic.services.clock import FixedClock
 from ketaclinic.store.models import User
 from ketaclinic.web.app import create_app
 from tests.integration.api_support import open_api
-from tests.integration.services_support import NOW
 from tests.integration.authz_cases import PASSWORD, Case
+from tests.integration.services_support import NOW
 from tests.integration.test_authorization import CASES, World
 
 SEED = 20261101
-OPENAPI = "/api/openapi.json"
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -217,8 +218,10 @@ def loaded_schema() -> Any:
     return schemathesis.openapi.from_dict(accept_naive_datetimes(openapi_document()))
 
 
-def operations() -> list[Any]:
-    return [result.ok() for result in loaded_schema().get_all_operations()]
+@functools.cache
+def operations() -> tuple[Any, ...]:
+    """Every operation of the schema, in the schema's order."""
+    return tuple(result.ok() for result in loaded_schema().get_all_operations())
 
 
 def _draw(strategy: st.SearchStrategy[Any], count: int, salt: int) -> list[Any]:
@@ -238,24 +241,48 @@ def _draw(strategy: st.SearchStrategy[Any], count: int, salt: int) -> list[Any]:
     def collect(case: Any) -> None:
         drawn.append(case)
 
-    try:
+    # Unsatisfiable: an operation without parameters or body has no request that does not fit.
+    with contextlib.suppress(Unsatisfiable):
         collect()
-    except Unsatisfiable:
-        # Nothing to get wrong: an operation without parameters or body has no invalid request.
-        pass
     return drawn[:count]
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """One operation's drawn requests: ones that fit the schema, and ones that do not."""
+
+    fitting: tuple[Any, ...]
+    unfitting: tuple[Any, ...]
+
+
 @functools.cache
-def drawn_requests(positive: int, negative: int) -> dict[str, tuple[Any, ...]]:
-    """Per operation label, ``positive`` requests that fit the schema then ``negative`` that do
-    not, the same on every call (fixed seed)."""
-    found: dict[str, tuple[Any, ...]] = {}
-    for number, operation in enumerate(operations()):
-        good = _draw(operation.as_strategy(), positive, number)
-        bad = _draw(operation.as_strategy(GenerationMode.NEGATIVE), negative, 10_000 + number)
-        found[operation.label] = tuple(good + bad)
-    return found
+def drawn_for(label: str, fitting: int, unfitting: int) -> Drawn:
+    """Up to ``fitting`` requests of the operation that fit the schema and ``unfitting`` that do
+    not, the same on every call: each draw has a fixed seed of its own."""
+    number, operation = next((n, op) for n, op in enumerate(operations()) if op.label == label)
+    good = _draw(operation.as_strategy(), fitting, number)
+    bad = _draw(operation.as_strategy(GenerationMode.NEGATIVE), unfitting, 10_000 + number)
+    return Drawn(tuple(good), tuple(bad))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How many drawn requests each operation gets as a role: ``fitting`` and ``unfitting``
+    where the route lets the role in, ``refused`` in all where it does not (the refusal comes
+    before the request is looked at, so a few show it). ``aim_costly``: whether drawn requests
+    of the COSTLY operations are aimed at real rows too."""
+
+    fitting: int
+    unfitting: int
+    refused: int
+    aim_costly: bool
+    # How many to draw, when a run takes the first requests of another run's larger draw.
+    draw: tuple[int, int] | None = None
+
+
+# Each success of these renders a PDF with WeasyPrint, a second or more of CPU: in the bounded
+# run only the matrix's own request reaches a real row; the long run (bench) aims them all.
+COSTLY = frozenset({"GET /api/rems/forms/{form_id}/pdf", "POST /api/plans/{plan_id}/consent"})
 
 
 # ---- the seeded clinic ----------------------------------------------------------------------
@@ -310,7 +337,7 @@ def seed_clinic(database_url: str) -> Seed:
         world = World(api, patient.id, bare.id)
         known: dict[str, list[KnownRequest]] = {}
         for case in API_ROWS:
-            if (case.method, case.route) == ("GET", OPENAPI):
+            if case.kind == "public":  # the schema itself and its docs page: not operations
                 continue
             known.setdefault(f"{case.method} {case.route}", []).append(_known_request(world, case))
         return Seed(dict(api.tokens), known)
@@ -366,6 +393,8 @@ class Tally:
     calls: int = 0
     seconds: float = 0.0
     statuses: Counter[int] = field(default_factory=Counter)
+    # Seconds spent per operation, to show where a run's time goes.
+    spent: Counter[str] = field(default_factory=Counter)
     findings: dict[tuple[str, int | None, str], Finding] = field(default_factory=dict)
 
     def found(self, finding: Finding) -> None:
@@ -403,7 +432,7 @@ def _typed_like(drawn: Any, known: Any) -> Any:
 
 
 def requests_for(
-    operation: Any, drawn: tuple[Any, ...], known: list[KnownRequest], limit: int | None
+    operation: Any, drawn: Drawn, known: list[KnownRequest], budget: Budget, refused: bool
 ) -> Iterator[Any]:
     """The matrix's own requests, then the drawn ones, every other one aimed at real rows."""
     for request in known:
@@ -412,8 +441,14 @@ def requests_for(
             body=copy.deepcopy(request.body) if request.body is not None else _no_body(),
             media_type=request.media_type,
         )
-    for number, case in enumerate(drawn if limit is None else drawn[:limit]):
-        if known and number % 2 == 1:
+    if refused:
+        mixed = [case for pair in zip_longest(drawn.fitting, drawn.unfitting) for case in pair]
+        chosen = [case for case in mixed if case is not None][: budget.refused]
+    else:
+        chosen = [*drawn.fitting[: budget.fitting], *drawn.unfitting[: budget.unfitting]]
+    aim = bool(known) and (budget.aim_costly or operation.label not in COSTLY)
+    for number, case in enumerate(chosen):
+        if aim and number % 2 == 1:
             yield _with_known_ids(case, known[number // 2 % len(known)])
         else:
             yield case
@@ -443,24 +478,27 @@ def _sent_path(response: Any, case: Any) -> str:
 def send_as(
     role: Role,
     clinic: Clinic,
-    drawn: dict[str, tuple[Any, ...]],
-    refused_limit: int,
+    chosen: list[Any],
+    budget: Budget,
     on_call: Callable[[], None] | None = None,
 ) -> Tally:
-    """Every operation's requests as ``role``; ``refused_limit`` drawn requests only where the
-    route lets the role in under no row (its refusal does not depend on the request)."""
+    """The chosen operations' requests (``requests_for``) as ``role``, each answer checked."""
     tally = Tally(role)
     headers = clinic.headers(role)
     started = time.perf_counter()
-    for operation in operations():
+    for operation in chosen:
         label = operation.label
         method, route = operation.method.upper(), operation.path
-        limit = None if role in route_gate(method, route) else refused_limit
-        for case in requests_for(operation, drawn[label], clinic.seed.known.get(label, []), limit):
+        refused = role not in route_gate(method, route)
+        known = clinic.seed.known.get(label, [])
+        drawn = drawn_for(label, *(budget.draw or (budget.fitting, budget.unfitting)))
+        for case in requests_for(operation, drawn, known, budget, refused):
             tally.calls += 1
             if on_call is not None:
                 on_call()
+            began = time.perf_counter()
             _send_one(tally, role, clinic, case, headers, label, method, route)
+            tally.spent[label] += time.perf_counter() - began
     tally.seconds = time.perf_counter() - started
     return tally
 

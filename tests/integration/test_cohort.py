@@ -20,7 +20,7 @@ import pytest
 
 from ketaclinic import cli
 from ketaclinic.cohort.local_engine import Options, screen_export
-from ketaclinic.cohort.partitions import Gauge, Limit, Partitioner, groups
+from ketaclinic.cohort.partitions import Gauge, Limit, Partition, Partitioner, groups, planned_count
 from ketaclinic.cohort.patient_rows import Row, Settings
 from ketaclinic.cohort.summary import Summary
 from ketaclinic.cohort.synth import write_population
@@ -272,6 +272,53 @@ def test_an_oversized_partition_is_split_again(tmp_path: Path) -> None:
     found = {g.key: g.lines for g in groups(partition, Limit(max_lines=50), gauge)}
     assert found == expected
     assert 0 < gauge.peak_lines <= 50
+
+
+def _patient_bytes(folder: Path) -> dict[str, int]:
+    """Bytes of each patient's lines of the types the screening reads, counted plainly."""
+    sizes: dict[str, int] = defaultdict(int)
+    for path in sorted(folder.glob("*.ndjson")):
+        for line in path.read_bytes().splitlines():
+            r = json.loads(line)
+            if r["resourceType"] in ("Encounter", "Claim"):
+                continue
+            key = f"Patient/{r['id']}" if r["resourceType"] == "Patient" else None
+            sizes[key or (r.get("subject") or r.get("patient"))["reference"]] += len(line.strip())
+    return sizes
+
+
+def test_memory_stays_bounded_on_a_population_larger_than_the_limit(
+    export: Path, tmp_path: Path
+) -> None:
+    """A population and one four times larger, each more than ten times a 40,000-byte limit:
+    the grouping holds at most the limit in both (in one process and in workers), so what is
+    held does not grow with the population, and the rows are those of an unbounded run."""
+    larger = tmp_path / "larger"
+    write_population(larger, 4 * PATIENTS, seed=22)
+    limit = Limit(max_bytes=40_000)
+    for folder, workers in ((export, 1), (larger, 1), (larger, 2)):
+        sizes = _patient_bytes(folder)
+        assert max(sizes.values()) < 40_000 < sum(sizes.values()) / 10
+        bounded, summary = _run(folder, limit=limit, workers=workers)
+        assert summary.rows == len(sizes)
+        assert 0 < summary.peak_bytes <= 40_000
+        unbounded, whole = _run(folder)
+        assert whole.peak_bytes == sum(sizes.values())
+        assert bounded == unbounded
+
+
+def test_a_partition_has_one_size_whatever_the_population(tmp_path: Path) -> None:
+    """Under the default limit (256 MB) a partition is planned at no more than 8 MiB, half its
+    16 MiB cap, for 10,000 as for 300,000 patients (18 lines of 600 bytes each, the synthetic
+    export's shape): a bigger population makes more partitions, not bigger ones. Past the most
+    files open at once, a partition over 16 MiB is split again before it is read."""
+    limit = Limit()
+    for patients in (10_000, 100_000, 300_000):
+        lines, size = 18 * patients, 18 * 600 * patients
+        assert size / planned_count(lines, size, limit) <= 8 * 2**20
+    assert Partition(tmp_path / "p", 1_000, 16 * 2**20 + 1).over(limit)
+    assert not Partition(tmp_path / "p", 1_000, 16 * 2**20).over(limit)
+    assert Partition(tmp_path / "p", 65_537, 1_000).over(limit)
 
 
 def test_workers_give_the_same_rows(export: Path) -> None:

@@ -278,3 +278,44 @@ def test_the_allowance_is_the_policys(database_url: str) -> None:
             assert [http.get(f"/r/{token}").status_code for _ in range(3)] == [200, 200, 429]
         finally:
             app.state.engine.dispose()
+
+
+# ---- the dependency audit -----------------------------------------------------------------------
+
+MAKEFILE = Path(__file__).parents[2] / "Makefile"
+RULE = re.compile(r"^([^\s:=#][^:=]*):(?!=)\s*(.*)$")
+
+
+def make_rules() -> dict[str, tuple[list[str], list[str]]]:
+    """The Makefile's rules: target -> (prerequisites, recipe lines)."""
+    rules: dict[str, tuple[list[str], list[str]]] = {}
+    recipe: list[str] = []
+    for line in MAKEFILE.read_text(encoding="utf-8").splitlines():
+        if line.startswith("\t"):
+            recipe.append(line.strip())
+            continue
+        found = RULE.match(line)
+        if found:
+            recipe = []
+            for target in found.group(1).split():
+                rules[target] = (found.group(2).split(), recipe)
+    return rules
+
+
+def test_make_audit_runs_pip_audit_and_make_test_does_not() -> None:
+    rules = make_rules()
+    prerequisites, recipe = rules["audit"]
+    assert prerequisites == ["install"]
+    assert recipe == ["$(VENV)/bin/pip-audit --skip-editable --progress-spinner off"]
+    assert "audit" in rules[".PHONY"][0]
+    # Everything `make test` runs, prerequisites followed to the end: no audit among them.
+    reached, waiting = set(), ["test"]
+    while waiting:
+        target = waiting.pop()
+        if target in reached or target not in rules:
+            continue
+        reached.add(target)
+        waiting += rules[target][0]
+    assert {"test", "lint", "install"} <= reached
+    assert "audit" not in reached
+    assert not [line for t in reached for line in rules[t][1] if "pip-audit" in line]

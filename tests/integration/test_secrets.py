@@ -195,7 +195,7 @@ def test_the_secret_scan_finds_what_it_looks_for() -> None:
         "aws.cfg": "aws_secret_access_key = " + "wJalrXUtnFEMI/K7MDENG/bPxRfiCY",
         "backup.env.txt": "KETACLINIC_BACKUP_KEY=" + KEY,
         "cron.txt": "KETACLINIC_BACKUP_KEY='" + KEY + "'",
-        "url.txt": "KETACLINIC_DATABASE_URL=postgresql+psycopg://clinic:" + "hunter22@db.internal/k",
+        "url.txt": "KETACLINIC_DATABASE_URL=postgresql://clinic:" + "hunter22@db.internal/k",
         "mysql.txt": "mysql://root:" + "toor@10.0.0.5/clinic",
         ".env": "",
         "deploy/server.pem": "",

@@ -2,10 +2,14 @@
 
 One streaming pass appends each line to one of K temporary files chosen by a stable hash of
 its patient, so that all of a patient's lines land in the same file. Each file is then grouped
-in memory on its own. K is chosen so that a file holds about a fraction of the memory limit;
-a file that still comes out larger than the limit (skewed keys) is split again with another
-hash before it is read, so the grouping never holds more than the limit, unless one patient
-alone is larger than it.
+in memory on its own. A file is read whole, so what one may hold is capped twice: by the
+configured limit, and by a fixed size (``PARTITION_LINES``, ``PARTITION_BYTES``) that does not
+depend on the export, so that a larger population makes more files, never larger ones, and the
+memory of a process stays the same whatever the number of patients (issue 8). K is chosen so
+that a file holds about ``FILL`` of that cap; a file that still comes out larger (skewed keys,
+or an export so large that ``MAX_PARTITIONS`` files cannot hold it) is split again with another
+hash before it is read, so the grouping never holds more than the cap, unless one patient alone
+is larger than it.
 """
 
 from __future__ import annotations
@@ -22,9 +26,14 @@ from ketaclinic.cohort.export_files import Line
 
 # At most this many files open at once while partitioning.
 MAX_PARTITIONS = 512
-# A partition is planned at this share of the limit, leaving room for uneven hashing.
+# A partition is planned at this share of its cap, leaving room for uneven hashing.
 FILL = 0.5
 MAX_DEPTH = 4
+# The most one partition is read with, whatever the limit and the size of the export: about
+# 1,000 patients of an ordinary export, so a worker holds tens of MB, and a bigger population
+# only means more partitions (bench/cohort.py prints the peak at 10,000 and 100,000 patients).
+PARTITION_LINES = 65_536
+PARTITION_BYTES = 16 * 2**20
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,15 @@ class Limit:
     def __post_init__(self) -> None:
         if self.max_lines < 1 or self.max_bytes < 1:
             raise ValueError("the grouping limit must be at least one line and one byte")
+
+    @property
+    def cap_lines(self) -> int:
+        """The most lines one partition is read with: the limit, or less (``PARTITION_LINES``)."""
+        return min(self.max_lines, PARTITION_LINES)
+
+    @property
+    def cap_bytes(self) -> int:
+        return min(self.max_bytes, PARTITION_BYTES)
 
 
 @dataclass
@@ -58,7 +76,7 @@ class Partition:
     size: int
 
     def over(self, limit: Limit) -> bool:
-        return self.lines > limit.max_lines or self.size > limit.max_bytes
+        return self.lines > limit.cap_lines or self.size > limit.cap_bytes
 
 
 @dataclass(frozen=True)
@@ -68,10 +86,15 @@ class Group:
     medications: frozenset[str]
 
 
+def _needed(lines: int, size: int, limit: Limit) -> int:
+    """How many partitions, so each holds about ``FILL`` of its cap."""
+    need = max(lines / limit.cap_lines, size / limit.cap_bytes) / FILL
+    return math.ceil(need)
+
+
 def planned_count(expected_lines: int, expected_bytes: int, limit: Limit) -> int:
-    """How many partitions, so each holds about ``FILL`` of the limit."""
-    need = max(expected_lines / limit.max_lines, expected_bytes / limit.max_bytes) / FILL
-    return max(1, min(MAX_PARTITIONS, math.ceil(need)))
+    """How many partitions for an export: as many as it needs, up to ``MAX_PARTITIONS``."""
+    return max(1, min(MAX_PARTITIONS, _needed(expected_lines, expected_bytes, limit)))
 
 
 def _slot(key: str, count: int, salt: int) -> int:
@@ -127,14 +150,18 @@ def _records(path: Path) -> Iterator[tuple[str, str, bytes]]:
             yield key.decode(), medication.decode(), raw
 
 
-def _split(partition: Partition, limit: Limit, depth: int) -> list[Partition]:
-    need = max(partition.lines / limit.max_lines, partition.size / limit.max_bytes) / FILL
-    count = max(2, min(MAX_PARTITIONS, math.ceil(need)))
+def _split(partition: Partition, limit: Limit, depth: int) -> tuple[list[Partition], bool]:
+    """The partition split with the hash salted by ``depth``; and whether it is one patient's."""
+    count = max(2, min(MAX_PARTITIONS, _needed(partition.lines, partition.size, limit)))
     parts = Partitioner(partition.path.with_name(partition.path.name + f".{depth}"), count, depth)
+    first: str | None = None
+    several = False
     for key, medication, raw in _records(partition.path):
         parts.add(key, raw, medication or None)
+        first = key if first is None else first
+        several = several or key != first
     partition.path.unlink()
-    return parts.close()
+    return parts.close(), not several
 
 
 def _read(partition: Partition, gauge: Gauge) -> Iterator[Group]:
@@ -157,11 +184,13 @@ def groups(partition: Partition, limit: Limit, gauge: Gauge, depth: int = 0) -> 
     if not partition.over(limit) or depth >= MAX_DEPTH:
         yield from _read(partition, gauge)
         return
-    parts = _split(partition, limit, depth + 1)
-    if len(parts) == 1 and parts[0].lines == partition.lines:
-        # One patient (or keys no hash separates): it cannot be split, so it is held whole.
-        yield from _read(parts[0], gauge)
-        return
+    parts, one_patient = _split(partition, limit, depth + 1)
     for part in parts:
-        yield from groups(part, limit, gauge, depth + 1)
+        if one_patient:
+            # One patient larger than the cap cannot be split: they are held whole.
+            yield from _read(part, gauge)
+        else:
+            # Several patients may still share a part (the salted hash sent them all to one):
+            # each part is judged again, split with the next salt if it is still over the cap.
+            yield from groups(part, limit, gauge, depth + 1)
     shutil.rmtree(parts[0].path.parent, ignore_errors=True)

@@ -38,6 +38,7 @@ from ketaclinic.services.actor import Actor, Role
 from ketaclinic.services.clock import Clock
 from ketaclinic.services.errors import Conflict, InvalidInput, NotFound
 from ketaclinic.services.patients import get_patient
+from ketaclinic.services.vitals import as_utc
 from ketaclinic.store.models import (
     AdverseEvent,
     Discharge,
@@ -368,7 +369,10 @@ def fill_form(
     predose_cleared = predose is not None and (
         predose.decision == "go" or predose.confirmed_at is not None
     )
-    if ready_at is None:
+    if ready_at is not None:
+        # Times are compared as stored, naive UTC: an answer given with an offset is converted.
+        ready_at = as_utc(ready_at)
+    else:
         ready_at = ready_to_leave_at(
             first_device,
             ended,
