@@ -18,14 +18,14 @@ fresh for each database after migrating it; the records grow as the steps write.
 is checked for its expected status: errors are counted per step and listed per target. The
 summary gives each target's highest requests/s at a step with p99 within the limit and no
 errors, and its ratio to the baseline's in the same run.
-CPU columns, in % of one core: the server process; PostgreSQL's processes ("db"); the load
-generator (near 100% per process means it, not the server, is the bottleneck: --processes
-shares the clients among more processes). All share the machine's cores. Measured on the
-two-core machine this was written on: httpx costs the generator about 4x the bare server's CPU
-per request, so the baseline's figure is bounded by the generator (a floor of the floor: the
-ratios flatter ketaclinic), while a ketaclinic request costs its server about 4x the
-generator's, so ketaclinic's figures are the server's. A second generating process did not
-raise the baseline there: both cores were already busy.
+CPU columns, in % of one core: the server process; PostgreSQL's processes ("db", at least: a
+backend that ends within a step takes its CPU time with it); the load generator (near 100% per
+process means it, not the server, is the bottleneck: --processes shares the clients among more
+processes). All share the machine's cores. Measured on the two-core machine this was written
+on: httpx costs the generator about 4x the bare server's CPU per request, so the baseline's
+figure is bounded by the generator (a floor of the floor: the ratios flatter ketaclinic), while
+a ketaclinic request costs its server about 4x the generator's, so ketaclinic's figures are the
+server's. A second generating process did not raise the baseline there: both cores were busy.
 
     .venv/bin/python bench/load.py [--targets baseline,sqlite,postgresql] [--seconds 5]
         [--max-concurrency 256] [--p99-ms 200] [--processes 1] [--patients 45] [--smoke]
@@ -250,17 +250,23 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (Linux /proc), gone ones counting 0."""
-    total = 0
+def _cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU time of each of these processes so far (Linux /proc)."""
+    found = {}
     for pid in pids:
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
-            continue
+            continue  # gone
         fields = stat.rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLOCK_TICKS
+        found[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return found
+
+
+def _cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two readings: a process born since counts whole; one that ended
+    in between is missed (PostgreSQL closes the pool's overflow connections), so: at least."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 @dataclass
@@ -465,8 +471,7 @@ def _drive(url: str, mix: Mix, seeds: list[int], start_at: float, seconds: float
 def step(server: Server, mix: Mix, clients: int, seconds: float, run: Run, processes: int) -> Step:
     seeds = [clients * 10_000 + n for n in range(clients)]
     shares = [seeds[n::processes] for n in range(min(processes, clients))]
-    pids = server.db_pids()
-    server_before, db_before = _cpu_seconds([server.pid]), _cpu_seconds(pids)
+    server_before, db_before = _cpu_seconds([server.pid]), _cpu_seconds(server.db_pids())
     # Time to make the clients (and fork) before the clock starts.
     start_at = time.perf_counter() + 0.2 + 0.002 * clients
     if len(shares) == 1:
@@ -481,8 +486,9 @@ def step(server: Server, mix: Mix, clients: int, seconds: float, run: Run, proce
             parts = [future.result() for future in futures]
     elapsed = max(p.ended for p in parts) - min(p.started for p in parts)
     # The servers' CPU is read around the whole step: they idle while the clients are made.
-    server_cpu = (_cpu_seconds([server.pid]) - server_before) / elapsed * 100
-    db_cpu = (_cpu_seconds(pids) - db_before) / elapsed * 100 if pids else None
+    server_cpu = _cpu_used(server_before, _cpu_seconds([server.pid])) / elapsed * 100
+    db_after = _cpu_seconds(server.db_pids())
+    db_cpu = _cpu_used(db_before, db_after) / elapsed * 100 if db_after else None
     load_cpu = sum(part.cpu for part in parts) / elapsed * 100
     errors = 0
     for part in parts:

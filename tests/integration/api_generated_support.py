@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import itertools
 import json
 import re
 import time
@@ -34,10 +35,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import zip_longest
-from typing import Any
+from typing import Any, Literal
 from unittest.mock import patch
 from urllib.parse import unquote, urlsplit
 
+import psycopg
 import schemathesis
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -267,21 +269,26 @@ def drawn_for(label: str, fitting: int, unfitting: int) -> Drawn:
 
 @dataclass(frozen=True)
 class Budget:
-    """How many drawn requests each operation gets as a role: ``fitting`` and ``unfitting``
-    where the route lets the role in, ``refused`` in all where it does not (the refusal comes
-    before the request is looked at, so a few show it). ``aim_costly``: whether drawn requests
-    of the COSTLY operations are aimed at real rows too."""
+    """What each operation gets, as a role.
+
+    ``fitting``, ``unfitting``: drawn requests that fit the schema, and that do not, where the
+    route lets the role in. ``refused``: drawn requests in all where it does not (the refusal
+    comes before the request is looked at, so a few show it). ``matrix_when_refused``: whether
+    the matrix's own requests are sent there too (test_authorization sends them already).
+    ``costly``: how far requests of the COSTLY operations reach real rows: "none", "matrix"
+    (the matrix's own request only) or "all" (drawn ones aimed at them too). ``draw``: how many
+    to draw, when a run takes the first ones of another run's larger draw."""
 
     fitting: int
     unfitting: int
     refused: int
-    aim_costly: bool
-    # How many to draw, when a run takes the first requests of another run's larger draw.
+    matrix_when_refused: bool = True
+    costly: Literal["none", "matrix", "all"] = "all"
     draw: tuple[int, int] | None = None
 
 
-# Each success of these renders a PDF with WeasyPrint, a second or more of CPU: in the bounded
-# run only the matrix's own request reaches a real row; the long run (bench) aims them all.
+# Each success of these renders a PDF with WeasyPrint, a second or more of CPU (most of it
+# subsetting fonts with fontTools), so the bounded runs send fewer of them to real rows.
 COSTLY = frozenset({"GET /api/rems/forms/{form_id}/pdf", "POST /api/plans/{plan_id}/consent"})
 
 
@@ -341,6 +348,18 @@ def seed_clinic(database_url: str) -> Seed:
                 continue
             known.setdefault(f"{case.method} {case.route}", []).append(_known_request(world, case))
         return Seed(dict(api.tokens), known)
+
+
+def postgres_copy(server: str, template: str) -> str:
+    """A new database on ``server`` copied from ``template`` (no one may be connected to it)."""
+    name = f"{template}_{next(_copies)}"
+    plain = server.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return f"{server}/{name}"
+
+
+_copies = itertools.count()
 
 
 @dataclass
@@ -435,7 +454,11 @@ def requests_for(
     operation: Any, drawn: Drawn, known: list[KnownRequest], budget: Budget, refused: bool
 ) -> Iterator[Any]:
     """The matrix's own requests, then the drawn ones, every other one aimed at real rows."""
-    for request in known:
+    costly = operation.label in COSTLY
+    send_known = (budget.matrix_when_refused or not refused) and not (
+        costly and budget.costly == "none"
+    )
+    for request in known if send_known else []:
         yield operation.Case(
             path_parameters=dict(request.path_parameters),
             body=copy.deepcopy(request.body) if request.body is not None else _no_body(),
@@ -446,7 +469,7 @@ def requests_for(
         chosen = [case for case in mixed if case is not None][: budget.refused]
     else:
         chosen = [*drawn.fitting[: budget.fitting], *drawn.unfitting[: budget.unfitting]]
-    aim = bool(known) and (budget.aim_costly or operation.label not in COSTLY)
+    aim = bool(known) and (not costly or budget.costly == "all")
     for number, case in enumerate(chosen):
         if aim and number % 2 == 1:
             yield _with_known_ids(case, known[number // 2 % len(known)])

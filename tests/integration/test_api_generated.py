@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from ketaclinic.services.actor import Role
@@ -29,11 +28,14 @@ from tests.integration import api_generated_support as generated
 from tests.integration.api_generated_support import Budget, Seed
 from tests.integration.authz_cases import ROLES
 
-# make test: per operation and role, 3 drawn requests that fit the schema and 1 that does not
-# (on PostgreSQL the first 1 and 1 of them), and 2 where the role may not use the route at all;
-# with the matrix's own requests.
-SQLITE = Budget(fitting=3, unfitting=1, refused=2, aim_costly=False)
-POSTGRES = Budget(fitting=1, unfitting=1, refused=1, aim_costly=False, draw=(3, 1))
+# make test, per operation and role: on SQLite the matrix's own requests, 3 drawn requests that
+# fit the schema and 1 that does not, 2 where the role may not use the route at all. On
+# PostgreSQL, smaller: the first 1 and 1 of the same, 1 where refused (without the matrix's
+# requests: test_authorization sends them), and no PDF rendered.
+SQLITE = Budget(fitting=3, unfitting=1, refused=2, costly="matrix")
+POSTGRES = Budget(
+    fitting=1, unfitting=1, refused=1, matrix_when_refused=False, costly="none", draw=(3, 1)
+)
 # The operations are sent in slices, each on a fresh copy of the seeded database, so that no
 # one test runs long.
 SLICES = 3
@@ -44,15 +46,6 @@ class Seeded:
     seed: Seed
     budget: Budget
     fresh_copy: Callable[[], str]
-
-
-def _postgres_copy(server: str, template: str) -> str:
-    """A new database copied from ``template`` (no one may be connected to it)."""
-    name = f"{template}_{next(_copies)}"
-    plain = server.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    return f"{server}/{name}"
 
 
 _copies = itertools.count()
@@ -75,10 +68,10 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         return Seeded(seed, SQLITE, sqlite_copy)
     server: str = request.getfixturevalue("postgres_server")
     migrated: str = request.getfixturevalue("migrated_postgres")
-    url = _postgres_copy(server, migrated)
+    url = generated.postgres_copy(server, migrated)
     seed = generated.seed_clinic(url)
     template = url.rsplit("/", 1)[1]
-    return Seeded(seed, POSTGRES, lambda: _postgres_copy(server, template))
+    return Seeded(seed, POSTGRES, lambda: generated.postgres_copy(server, template))
 
 
 def _slice(part: int) -> list[Any]:

@@ -475,3 +475,41 @@ def test_the_reset_command_refuses_an_unknown_user_and_says_when_there_is_nothin
     assert cli.main(["user", "reset-second-factor", "nina"]) == 0
     assert "nina has no second factor enrolled: nothing to reset" in capsys.readouterr().out
     assert clinic.audit() == []
+
+
+# The demo clinic
+
+
+def test_the_demo_enrols_its_prescriber_and_admin_with_random_secrets_and_prints_them(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KETACLINIC_DATABASE_URL", database_url)
+    assert cli.main(["demo"]) == 0
+    first = capsys.readouterr().out
+    engine = make_engine(database_url)
+    with session_factory(engine)() as s:
+        secrets = {u.username: u.totp_secret for u in s.scalars(select(User))}
+    engine.dispose()
+    assert (secrets["nurse"], secrets["frontdesk"]) == (None, None)
+    prescriber, admin = secrets["prescriber"], secrets["admin"]
+    assert prescriber is not None and admin is not None and prescriber != admin
+    for name, secret in (("prescriber", prescriber), ("admin", admin)):
+        assert len(secret) == 32
+        groups = " ".join(secret[i : i + 4] for i in range(0, 32, 4))
+        assert f"{name}: key {groups}" in first
+        assert f"otpauth://totp/ketaclinic:{name}?secret={secret}&issuer=ketaclinic" in first
+    # Run again: nothing new, and the same keys are shown.
+    assert cli.main(["demo"]) == 0
+    again = capsys.readouterr().out
+    assert "already seeded" in again and prescriber in again.replace(" ", "")
+
+    # The demo prescriber signs in with the printed password and a code from the printed key.
+    clock = FixedClock(START)
+    app = create_app(database_url, clock)
+    try:
+        client = TestClient(app, follow_redirects=False)
+        password_step(client, "prescriber", "demo-prescriber-pass")
+        assert code_step(client, code_at(prescriber, START)).status_code == 303
+        assert me(client) == "prescriber"
+    finally:
+        app.state.engine.dispose()
