@@ -247,6 +247,29 @@ def test_the_same_resources_again_create_nothing(clinic: Clinic) -> None:
     assert stored(newest)["partOf"] == [{"reference": f"Procedure/{visit.id}"}]
 
 
+def test_in_a_cycle_of_references_the_first_keeps_its_reference_as_it_came(
+    clinic: Clinic,
+) -> None:
+    patient = clinic.register()
+    panel = {
+        "resourceType": "Observation", "id": "panel", "status": "final",
+        "code": {"text": "panel"}, "subject": {"reference": "Patient/p1"},
+        "hasMember": [{"reference": "Observation/member"}],
+    }  # fmt: skip
+    member = {
+        "resourceType": "Observation", "id": "member", "status": "final",
+        "code": {"text": "member"}, "subject": {"reference": "Patient/p1"},
+        "derivedFrom": [{"reference": "Observation/panel"}],
+    }  # fmt: skip
+    assert run(clinic, patient.id, bundle(entry(PATIENT), entry(panel), entry(member))) == (
+        ImportResult(2, 0, False)
+    )
+    with clinic.factory() as s:
+        first, second = current_records(s, patient.id).observations
+    assert stored(first)["hasMember"] == [{"reference": "Observation/member"}]
+    assert stored(second)["derivedFrom"] == [{"reference": f"Observation/{first.id}"}]
+
+
 def test_a_received_resource_about_someone_else_is_refused(clinic: Clinic) -> None:
     patient = clinic.register()
     before = clinic.counts()

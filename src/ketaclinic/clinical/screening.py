@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from ketaclinic.clinical import (
@@ -19,6 +20,7 @@ from ketaclinic.clinical.findings import (
     Decision,
     DepressionResistance,
     Finding,
+    Indication,
     PainResistance,
     Route,
     Screening,
@@ -131,8 +133,26 @@ def _staging(record: Record, as_of: date, trials: tuple[Trial, ...], mdd: Sequen
     )
 
 
-def screen(record: Record, as_of: date, route: Route = "iv", policy: Policy = DEFAULT) -> Screening:
-    """Screen ``record`` for ``route`` as of ``as_of``."""
+@dataclass(frozen=True)
+class Assessment:
+    """The decision and what it rests on. A population screening keeps only this (its rows are
+    the decision, the indications and the findings); ``screen`` adds the workup and staging."""
+
+    seen: Record
+    diagnoses: indications.Diagnoses
+    depression: DepressionResistance
+    bipolar: DepressionResistance
+    pain: PainResistance
+    indications: tuple[Indication, ...]
+    findings: tuple[Finding, ...]
+    decision: Decision
+
+
+def assess(
+    record: Record, as_of: date, route: Route = "iv", policy: Policy = DEFAULT
+) -> Assessment:
+    """The findings, qualifying indications and decision of screening ``record`` for ``route``
+    as of ``as_of``: every rule that can change the decision, and nothing else."""
     seen = as_of_view(record, as_of)
     diagnoses = indications.active_diagnoses(seen, as_of)
 
@@ -161,9 +181,24 @@ def screen(record: Record, as_of: date, route: Route = "iv", policy: Policy = DE
     found += qualification.findings
     found += unrecognised_codes(seen)
     found.sort(key=lambda f: (KIND_ORDER[f.kind], f.id, f.evidence))
+    return Assessment(
+        seen=seen,
+        diagnoses=diagnoses,
+        depression=depression,
+        bipolar=bipolar,
+        pain=pain,
+        indications=qualification.indications,
+        findings=tuple(found),
+        decision=decide(found, len(qualification.indications)),
+    )
 
+
+def screen(record: Record, as_of: date, route: Route = "iv", policy: Policy = DEFAULT) -> Screening:
+    """Screen ``record`` for ``route`` as of ``as_of``."""
+    assessed = assess(record, as_of, route, policy)
+    seen, diagnoses, pain = assessed.seen, assessed.diagnoses, assessed.pain
     is_bipolar = diagnoses.has("bipolar_depression")
-    shown = bipolar if is_bipolar else depression
+    shown = assessed.bipolar if is_bipolar else assessed.depression
     if not indications.needs_depression_resistance(diagnoses):
         shown = _not_applicable(shown)
     if not indications.needs_pain_resistance(diagnoses):
@@ -172,7 +207,7 @@ def screen(record: Record, as_of: date, route: Route = "iv", policy: Policy = DE
     anxiety_only = diagnoses.has("anxiety_disorder") and not any(
         diagnoses.has(i) for i in ("treatment_resistant_depression", "bipolar_depression", "ptsd")
     )
-    items = workup.workup(seen, as_of, policy, findings=found, anxiety=anxiety_only)
+    items = workup.workup(seen, as_of, policy, findings=assessed.findings, anxiety=anxiety_only)
     depressive = diagnoses.evidence("treatment_resistant_depression") + diagnoses.evidence(
         "bipolar_depression"
     )
@@ -180,11 +215,11 @@ def screen(record: Record, as_of: date, route: Route = "iv", policy: Policy = DE
         patient=record.patient.ref,
         route=route,
         as_of=as_of.isoformat(),
-        decision=decide(found, len(qualification.indications)),
-        indications=qualification.indications,
+        decision=assessed.decision,
+        indications=assessed.indications,
         treatment_resistance=shown,
         pain_resistance=pain,
-        findings=tuple(found),
+        findings=assessed.findings,
         workup=items,
         staging=_staging(seen, as_of, shown.trials, depressive) if depressive else None,
         workup_complete=workup.workup_complete(items),

@@ -2,7 +2,9 @@
 
 The Bundle is put together from the lines as written (no decoding and encoding again), so
 what the engine reads is exactly what ``ketaclinic screen`` would read from a bundle of that
-patient's resources.
+patient's resources. The row is taken from the engine's assessment (clinical/screening.py
+``assess``: the rules that decide), not from the contract's JSON object: a population run
+would otherwise build the workup, staging and every message only to keep four fields.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
-from ketaclinic.fhir.bundle import BundleError
+from ketaclinic.clinical.screening import Assessment, assess
+from ketaclinic.fhir.bundle import BundleError, read_bundle
 from ketaclinic.policy import DEFAULT, Policy
-from ketaclinic.services.screening import screen_bundle
+from ketaclinic.services.screening import as_route
 
 COLUMNS = ("patient", "decision", "indications", "findings")
 
@@ -62,13 +64,15 @@ def _joined(values: Iterable[str]) -> str:
     return ";".join(dict.fromkeys(values))
 
 
-def row_of(result: Mapping[str, Any]) -> Row:
-    """The row of one screening JSON object (spec/screening.md, Output)."""
+def row_of(patient: str, assessed: Assessment) -> Row:
+    """The row of one screening (spec/screening.md, Output): its ``patient``, ``decision``,
+    indication ids and ``kind:id`` of its findings. ``screen`` gives the JSON object these
+    same decision, indications and findings, as they are (services/screening.py)."""
     return Row(
-        patient=result["patient"],
-        decision=result["decision"],
-        indications=_joined(i["id"] for i in result["indications"]),
-        findings=_joined(f"{f['kind']}:{f['id']}" for f in result["findings"]),
+        patient=patient,
+        decision=assessed.decision,
+        indications=_joined(i.id for i in assessed.indications),
+        findings=_joined(f"{f.kind}:{f.id}" for f in assessed.findings),
     )
 
 
@@ -83,9 +87,8 @@ def screen_patient(
     shared = [medications[ref] for ref in sorted(set(wanted)) if medications and ref in medications]
     data = bundle_of([*lines, *shared])
     try:
-        result = screen_bundle(
-            data, route=settings.route, as_of=settings.as_of, policy=settings.policy
-        )
+        record = read_bundle(data)
     except BundleError as error:
         return Refused(key, str(error))
-    return row_of(result)
+    assessed = assess(record, settings.as_of, as_route(settings.route), settings.policy)
+    return row_of(record.patient.ref, assessed)

@@ -9,8 +9,8 @@ Resources of the types the clinic exports but keeps no records of (MedicationAdm
 QuestionnaireResponse: ``received_resources.RECEIVED_TYPES``) are checked with their own R4B
 models and must be about the bundle's Patient too; they are kept as received resources
 (services/received_resources.py). So the clinic's own export, imported elsewhere and exported
-again, gives the same resources: nothing is lost on the way. A session's Procedure is a
-Procedure like any other and becomes a procedure record, as before.
+again, gives the same resources (but the screening, which is run again): nothing is lost. A
+session's Procedure is a Procedure like any other and becomes a procedure record, as before.
 
 The score Observations of the export (``score-N``, a questionnaire's total with one component
 per item) are Observations like any other and become observation records, as before, which
@@ -19,11 +19,12 @@ the bundle, so screening the record here gives what screening the bundle gives, 
 measured at the other clinic counts as one measured here (the latest one for the severity, a
 baseline for the workup), and the score stays in the chart's scales. Nothing is counted twice:
 the QuestionnaireResponse beside it is a received resource, which the engine does not read, and
-the engine reads a score's items only as components, never as readings of their own (so a
-PHQ-9 item 9 inside a score raises no second suicidality finding). Re-importing creates no
-second copy (see below), not even of the clinic's own sessions, doses, answers and scores: the
-sections its export builds from its own tables (export_outcomes.py) count as resources the
-record already holds, so its own export coming back through another clinic adds nothing.
+the score's items are components of the one Observation, which the engine never reads as
+readings of their own (the PHQ-9 item 9 rule reads Observations coded 44260-8). Re-importing
+creates no second copy (see below), not even of the clinic's own sessions, doses, answers and
+scores: the sections its export builds from its own tables (export_outcomes.py) count as
+resources the record already holds, so its own export coming back, directly or through another
+clinic, adds nothing (and leaves what its screening reads as it was).
 
 References between the bundle's resources are kept meaningful: a reference to the bundle's
 Patient, or to another resource of the bundle that is stored (or already held), is pointed at
@@ -110,6 +111,7 @@ class _Item:
 @dataclass
 class _Read:
     patient: JSON | None = None
+    patient_full_url: str | None = None
     patient_names: set[str] = field(default_factory=set)
     items: list[_Item] = field(default_factory=list)
     medications: dict[str, JSON] = field(default_factory=dict)
@@ -156,9 +158,14 @@ def _check_received_subject(index: int, resource: JSON, read: _Read) -> None:
     if target in read.patient_names:
         return
     patient_id = read.patient.get("id") if read.patient else None
-    full_urls = [n for n in read.patient_names if "://" in n or n.startswith("urn:")]
     # An absolute reference can only be matched by its tail when the bundle gives no base.
-    if not full_urls and "://" in target and target.endswith(f"/Patient/{patient_id}"):
+    if (
+        read.patient_full_url is None
+        and isinstance(patient_id, str)
+        and patient_id
+        and "://" in target
+        and target.endswith(f"/Patient/{patient_id}")
+    ):
         return
     said = " or ".join(sorted(read.patient_names)) or "it has no id or fullUrl"
     place = Place(index, resource["resourceType"])
@@ -180,6 +187,8 @@ def _read(data: bytes) -> _Read:
         if kind == "Patient":
             read.patient = resource
             read.patient_names.update(_names(resource, entry.get("fullUrl")))
+            if isinstance(entry.get("fullUrl"), str) and entry["fullUrl"]:
+                read.patient_full_url = entry["fullUrl"]
         elif kind in KIND_OF_TYPE or kind in RECEIVED_TYPES:
             if kind in RECEIVED_TYPES:
                 check_resource(index, resource)
