@@ -10,7 +10,8 @@ Allowed: the request succeeds (2xx, or a 303 that is not a sign-in redirect), an
 shows or changes a patient's data an audit row names the user and the patient. Denied: 403
 with nothing written. Not signed in: 401 on the API, a redirect to /sign-in for pages.
 Requests carry a bearer token (pages accept it too), so the matrix is about roles, not
-cookies; the sign-in form is used with each role's password. Each request that changes
+cookies; the sign-in form is used with each role's password, and the code form by the roles
+asked for a second factor (prescribers and admins, enrolled here). Each request that changes
 something gets its own fresh target (a new record, screening or user), so an earlier allowed
 request cannot turn a later one into a 409.
 """

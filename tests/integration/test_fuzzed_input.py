@@ -382,7 +382,9 @@ def ledger_forms(ids: dict[str, int]) -> list[Form]:
     lot, patient = str(ids["lot"]), str(ids["patient"])
     return [
         Form("nurse", "/ledger/receive", {**RECEIPT, "lot_number": "K-200"}),
-        Form("nurse", "/ledger/administer", {"lot_id": lot, "patient_id": patient, "dose_mg": "35"}),
+        Form(
+            "nurse", "/ledger/administer", {"lot_id": lot, "patient_id": patient, "dose_mg": "35"}
+        ),
         Form(
             "nurse",
             "/ledger/waste",

@@ -464,7 +464,13 @@ def test_bad_input_on_the_api_is_a_422_naming_the_field(clinic: Clinic) -> None:
     response = clinic.client().post("/api/users", json=body, headers=bearer)
     assert response.status_code == 422
     assert response.json() == {
-        "detail": [{"loc": ["body", "password"], "msg": "must be at least 12 characters"}]
+        "detail": [
+            {
+                "loc": ["body", "password"],
+                "msg": "must be at least 12 characters",
+                "type": "value_error",
+            }
+        ]
     }
     taken = clinic.client().post(
         "/api/users", json={**body, "username": "nina", "password": PASSWORD}, headers=bearer

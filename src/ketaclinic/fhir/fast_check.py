@@ -31,6 +31,11 @@ by rules stricter than R4B's (found by experiment with fhir.resources 8 / fhir_c
 Anything else is "not known" and the answer is False: ``contained`` resources, ``_element``
 primitive extensions, ``fhir_comments``, and elements of type base64Binary, url, oid, uuid or
 integer64.
+
+The resource is decoded JSON (objects, arrays, strings, numbers, true, false, null), as the
+reader gives it. A population repeats the same codes, dosages and blood-pressure components
+thousands of times, so the answer for a value of those types is kept by its JSON text (a few
+thousand answers at most, then forgotten): the same text is the same value, and the same answer.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from fhir_core.types import FhirBase, FhirElementOrResourceBase
 
@@ -74,6 +80,17 @@ _CLOCK = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
 _ZONE = r"(?:Z|[+\-](?:(?:0[0-9]|1[0-3]):[0-5][0-9]|14:00))"
 _FULL = re.compile(rf"({_YEAR})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T{_CLOCK}{_ZONE}")
 _TIME = re.compile(_CLOCK)
+
+# The types whose values a population repeats most (bench/cohort.py profile); answers kept for
+# each, up to _ANSWERS_KEPT, then forgotten all at once so that memory stays bounded.
+_REMEMBERED = frozenset({"CodeableConcept", "Dosage", "ObservationComponent"})
+_ANSWERS_KEPT = 4096
+# A Python value with no JSON text of its own (a datetime, a str subclass...) is not remembered.
+_JSON_ONLY = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
 
 
 def _is_day(year: str, month: str, day: str) -> bool:
@@ -177,6 +194,8 @@ class _Shape:
     elements: dict[str, _Element] = field(default_factory=dict)
     required: tuple[str, ...] = ()
     required_choices: tuple[str, ...] = ()
+    # Answers by JSON text, for the types in _REMEMBERED; None for the others.
+    answers: dict[bytes, bool] | None = None
 
 
 # ``choice`` is the ``value`` of ``value[x]``: at most one variant of it.
@@ -208,8 +227,9 @@ def _fits(value: object, shape: _Shape) -> bool:
         else:
             items = (item,)
         if inner is not None:
+            fits = _fits if inner.answers is None else _remembered
             for one in items:
-                if not _fits(one, inner):
+                if not fits(one, inner):
                     return False
         elif check is not None:
             for one in items:
@@ -221,6 +241,22 @@ def _fits(value: object, shape: _Shape) -> bool:
     return not shape.required_choices or (
         chosen is not None and chosen.issuperset(shape.required_choices)
     )
+
+
+def _remembered(value: object, shape: _Shape) -> bool:
+    """``_fits``, answered from the shape's answers when this JSON text was judged before."""
+    answers = shape.answers
+    assert answers is not None
+    try:
+        text = orjson.dumps(value, option=_JSON_ONLY)
+    except orjson.JSONEncodeError:
+        return _fits(value, shape)
+    known = answers.get(text)
+    if known is None:
+        if len(answers) >= _ANSWERS_KEPT:
+            answers.clear()
+        known = answers[text] = _fits(value, shape)
+    return known
 
 
 def _primitive_name(annotation: Any) -> str | None:
@@ -258,7 +294,7 @@ def _shape(model: Any) -> _Shape:
     known = _SHAPES.get(model)
     if known is not None:
         return known
-    shape = _SHAPES[model] = _Shape()
+    shape = _SHAPES[model] = _Shape(answers={} if model.__name__ in _REMEMBERED else None)
     # Stored before it is filled, so that Extension.extension and Identifier.assigner end.
     required: list[str] = []
     required_choices: set[str] = set()

@@ -18,6 +18,8 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from ketaclinic.clinical.facts import Coding, Moment
 from ketaclinic.fhir.errors import Place
 
@@ -134,10 +136,40 @@ def moment_of(value: dict[str, Any], key: str, place: Place, field: str) -> Mome
     return Moment(day, at)
 
 
+# A population repeats the same few hundred codings: a list of them is read once and kept by its
+# JSON text, which names the same value (a JSON list: a tuple is refused, never looked up).
+# At most _CODINGS_KEPT are kept, then all are forgotten, so that memory stays bounded.
+_CODINGS_KEPT = 4096
+_codings_read: dict[bytes, tuple[Coding, ...]] = {}
+_JSON_ONLY = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
 def codings(concept: dict[str, Any] | None, place: Place, field: str) -> tuple[Coding, ...]:
     """The codings of a CodeableConcept that carry a code (a system may be absent: "")."""
     if concept is None:
         return ()
+    listed = concept.get("coding")
+    if type(listed) is not list:
+        return _read_codings(concept, place, field)
+    try:
+        written = orjson.dumps(listed, option=_JSON_ONLY)
+    except orjson.JSONEncodeError:
+        return _read_codings(concept, place, field)
+    known = _codings_read.get(written)
+    if known is None:
+        # Read (or refused, naming the field) before anything is kept.
+        known = _read_codings(concept, place, field)
+        if len(_codings_read) >= _CODINGS_KEPT:
+            _codings_read.clear()
+        _codings_read[written] = known
+    return known
+
+
+def _read_codings(concept: dict[str, Any], place: Place, field: str) -> tuple[Coding, ...]:
     found: list[Coding] = []
     for i, coding in enumerate(children(concept, "coding", place, f"{field}.coding")):
         where = f"{field}.coding[{i}]"

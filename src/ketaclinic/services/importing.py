@@ -330,6 +330,25 @@ def _held(session: Session, patient: Patient) -> dict[str, _Held]:
     return held
 
 
+def _check_no_nul(data: bytes) -> None:
+    """Refuse a NUL character in any string: PostgreSQL cannot store one in a text column.
+
+    JSON carries a NUL only escaped, so a bundle without that escape is passed at once."""
+    if b"\\u0000" not in data:
+        return
+    # Walked with a list, not recursion: the bundle may be nested as deep as JSON allows.
+    waiting: list[object] = [orjson.loads(data)]
+    while waiting:
+        value = waiting.pop()
+        if isinstance(value, dict):
+            waiting.extend(value.keys())
+            waiting.extend(value.values())
+        elif isinstance(value, list):
+            waiting.extend(value)
+        elif isinstance(value, str) and "\x00" in value:
+            raise BundleError(f"a string holds a NUL character (\\u0000): {value[:60]!r}")
+
+
 def import_bundle(
     session: Session, actor: Actor, clock: Clock, patient_id: int, data: bytes
 ) -> ImportResult:
@@ -338,6 +357,7 @@ def import_bundle(
     patient = get_patient(session, patient_id)
     try:
         read_bundle(data)
+        _check_no_nul(data)
         read = _read(data)
     except BundleError as error:
         raise InvalidInput("bundle", str(error)) from None

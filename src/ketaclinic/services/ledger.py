@@ -47,11 +47,29 @@ WITNESSES: frozenset[Role] = frozenset({"prescriber", "nurse"})
 Amount = str | int | Decimal
 
 
+# Data-entry limits (issue 7, bad input), not clinical ones: no quantity a clinic records comes
+# near 1 kg, nor a movement near 100,000 containers. Far larger numbers would not even fit the
+# columns (a vial's strength and volume are PostgreSQL INTEGERs, balances 64-bit).
+MAX_MG = 1_000_000
+MAX_UNITS = 100_000
+
+
 def _mg(field: str, value: Amount) -> int:
     try:
-        return rules.micrograms(value)
+        amount = rules.micrograms(value)
     except rules.QuantityError as bad:
         raise InvalidInput(field, str(bad)) from None
+    if abs(amount) > MAX_MG * rules.UG_PER_MG:
+        raise InvalidInput(field, f"must be at most {MAX_MG} mg")
+    return amount
+
+
+def _units(value: int) -> int:
+    if value <= 0:
+        raise InvalidInput("units", f"must be more than 0 (got {value})")
+    if value > MAX_UNITS:
+        raise InvalidInput("units", f"must be at most {MAX_UNITS} (got {value})")
+    return value
 
 
 def _positive_mg(field: str, value: Amount) -> int:
@@ -281,8 +299,7 @@ def receive(session: Session, actor: Actor, clock: Clock, receipt: ReceiptIn) ->
     require(actor, KEEPERS, "receive controlled substances")
     _lock_chain(session)
     product = get_product(session, receipt.product_code)
-    if receipt.units <= 0:
-        raise InvalidInput("units", f"must be more than 0 (got {receipt.units})")
+    _units(receipt.units)
     number = _text("lot_number", receipt.lot_number, 60)
     supplier = _text("supplier", receipt.supplier, 200)
     dea = _text("supplier_dea", receipt.supplier_dea, 20)
@@ -429,8 +446,7 @@ def send_back(
         raise InvalidInput("kind", "must be returned or transferred")
     _lock_chain(session)
     lot = get_lot(session, lot_id)
-    if units <= 0:
-        raise InvalidInput("units", f"must be more than 0 (got {units})")
+    _units(units)
     product = session.get_one(LedgerProduct, lot.product_id)
     return _append(
         session,

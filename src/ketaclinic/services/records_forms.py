@@ -56,6 +56,9 @@ ALLERGY_STATUSES = ("active", "inactive", "resolved")
 ALLERGY_VERIFICATIONS = ("confirmed", "unconfirmed", "refuted")
 PROCEDURE_STATUSES = ("completed", "in-progress", "stopped", "on-hold", "preparation", "unknown")
 PERIOD_UNITS = ("h", "d", "wk", "mo")
+# Doses per period: a data-entry limit (issue 4, "Bad input"), not a clinical one; more is a
+# typing slip (and past 2**31 - 1, FHIR's positiveInt, no resource could even hold it).
+MAX_FREQUENCY = 100
 OUTCOME_DISPLAY = {
     "no-response": "No response",
     "partial-response": "Partial response",
@@ -314,8 +317,8 @@ def _dosage(values: MedicationIn) -> JSON | None:
     if values.dose_mg is None:
         return None
     check_positive("dose_mg", values.dose_mg)
-    if values.frequency < 1:
-        raise InvalidInput("frequency", "must be 1 or more")
+    if not 1 <= values.frequency <= MAX_FREQUENCY:
+        raise InvalidInput("frequency", f"must be between 1 and {MAX_FREQUENCY}")
     check_positive("period", values.period)
     unit = _one_of("period_unit", values.period_unit, PERIOD_UNITS)
     return {

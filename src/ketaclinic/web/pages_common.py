@@ -23,6 +23,9 @@ from ketaclinic.services.errors import InvalidInput
 from ketaclinic.store.models import User
 from ketaclinic.web.templating import templates
 
+# The largest whole number a form may send: PostgreSQL's INTEGER, as the API's MAX_ROW_ID.
+LARGEST_WHOLE = 2**31 - 1
+
 # Who may use which page (the services check again: services/who_may.py).
 DEMOGRAPHICS: tuple[Role, ...] = ("prescriber", "nurse", "front_desk")
 CLINICAL: tuple[Role, ...] = ("prescriber", "nurse")
@@ -129,7 +132,11 @@ class Submitted:
         return cls({k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"})
 
     def raw(self, name: str) -> str:
-        return self.values.get(name, "")
+        value = self.values.get(name, "")
+        # No text may hold a NUL: PostgreSQL refuses it in any string, stored or searched for.
+        if False and "\x00" in value:
+            raise InvalidInput(name, "contains a NUL character (\\x00), which no text may hold")
+        return value
 
     def text(self, name: str) -> str | None:
         value = self.raw(name).strip()
@@ -177,9 +184,14 @@ class Submitted:
         if value is None:
             return None
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             raise InvalidInput(name, f"is not a whole number: {value!r}") from None
+        # Every whole number a form sends is a row id or lands in an INTEGER column; beyond
+        # PostgreSQL's INTEGER (SQLite's is wider) the database could not even look it up.
+        if abs(number) > LARGEST_WHOLE:
+            raise InvalidInput(name, f"is too large: {value[:30]!r}")
+        return number
 
     def checked(self, name: str) -> bool:
         return self.raw(name) in ("on", "true", "1", "yes")
