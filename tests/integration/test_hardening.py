@@ -319,3 +319,28 @@ def test_make_audit_runs_pip_audit_and_make_test_does_not() -> None:
     assert {"test", "lint", "install"} <= reached
     assert "audit" not in reached
     assert not [line for t in reached for line in rules[t][1] if "pip-audit" in line]
+
+
+def test_a_defects_500_carries_the_same_headers(web: Api) -> None:
+    # Starlette answers an unhandled exception outside the app's middleware, so the 500 handler
+    # must add the headers itself: a page and an API answer, over HTTPS.
+    @web.app.get("/test-defect-page")
+    def page_defect() -> None:
+        raise ValueError("a defect")
+
+    @web.app.get("/api/test-defect")
+    def api_defect() -> None:
+        raise ValueError("a defect")
+
+    client = TestClient(web.app, base_url="https://testserver", raise_server_exceptions=False)
+    for path, policy in (
+        ("/test-defect-page", "default-src 'self'"),
+        ("/api/test-defect", "default-src 'none'"),
+    ):
+        answer = client.get(path)
+        assert answer.status_code == 500
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert answer.headers["Cache-Control"] == "no-store"
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["Strict-Transport-Security"] == STRICT_TRANSPORT
+        assert answer.headers["Content-Security-Policy"].startswith(policy)

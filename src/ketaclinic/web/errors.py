@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ketaclinic.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ketaclinic.web import state
+from ketaclinic.web.headers import add_security_headers
 from ketaclinic.web.rate_limits import TooManyRequests
 from ketaclinic.web.security import NotSignedIn
 from ketaclinic.web.templating import render
@@ -97,9 +98,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
 def defect(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     message = "Internal server error: a defect in ketaclinic, logged for the developers."
+    response: Response
     if state.is_api(request):
-        return JSONResponse({"detail": message}, status_code=500)
-    return render(request, "error.html", {"title": "Something went wrong", "message": message}, 500)
+        response = JSONResponse({"detail": message}, status_code=500)
+    else:
+        context = {"title": "Something went wrong", "message": message}
+        response = render(request, "error.html", context, 500)
+    add_security_headers(response.headers, request.url.path, request.url.scheme == "https")
+    return response
 
 
 def too_many_requests(request: Request, exc: Exception) -> Response:

@@ -32,6 +32,19 @@ def _policy_for(path: str) -> str:
     return PAGE_POLICY
 
 
+def add_security_headers(headers: MutableHeaders, path: str, over_https: bool) -> None:
+    """Every answer's headers; also called by the 500 handler, which Starlette runs outside
+    the app's own middleware."""
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if not path.startswith("/static/"):
+        headers.setdefault("Cache-Control", "no-store")
+    if over_https:
+        headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT)
+    headers.setdefault("Content-Security-Policy", _policy_for(path))
+
+
 class SecurityHeaders:
     """Plain ASGI middleware (cheaper than BaseHTTPMiddleware on every request)."""
 
@@ -47,15 +60,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Referrer-Policy", "same-origin")
-                headers.setdefault("X-Frame-Options", "DENY")
-                if not path.startswith("/static/"):
-                    headers.setdefault("Cache-Control", "no-store")
-                if over_https:
-                    headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT)
-                headers.setdefault("Content-Security-Policy", _policy_for(path))
+                add_security_headers(MutableHeaders(scope=message), path, over_https)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
