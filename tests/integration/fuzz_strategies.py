@@ -231,7 +231,10 @@ def _odd_text(draw: st.DrawFn, bundle: JSON) -> str:
 @st.composite
 def _nul(draw: st.DrawFn, bundle: JSON) -> str:
     # Its own mutation, not only one odd text among many: PostgreSQL refuses it in any text.
-    path = _pick(draw, _strings(bundle))
+    # Mostly in a field the record keeps in a column of its own, where it would reach the store.
+    strings = _strings(bundle)
+    kept = [p for p in strings if p[-1] in ("code", "display", "text", "unit")]
+    path = _pick(draw, kept if kept and draw(st.booleans()) else strings)
     if path is None:
         return "no string left"
     _put(bundle, path, str(_at(bundle, path)) + "\x00")

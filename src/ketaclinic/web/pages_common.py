@@ -134,7 +134,7 @@ class Submitted:
     def raw(self, name: str) -> str:
         value = self.values.get(name, "")
         # No text may hold a NUL: PostgreSQL refuses it in any string, stored or searched for.
-        if False and "\x00" in value:
+        if "\x00" in value:
             raise InvalidInput(name, "contains a NUL character (\\x00), which no text may hold")
         return value
 
