@@ -61,8 +61,8 @@ def postgres_clinic(work: Path) -> Iterator[tuple[str, Callable[[], str]]]:
     bin_dir = _pg_bin()
     if bin_dir is None:
         raise SystemExit("PostgreSQL binaries not found (/usr/lib/postgresql/*/bin)")
-    root = work / "pg"
-    root.mkdir()
+    # A folder of its own: the cluster runs as the postgres user, who cannot enter ``work``.
+    root = Path(tempfile.mkdtemp(prefix="ketaclinic-fuzz-pg-"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
     port = _free_port()
@@ -81,6 +81,7 @@ def postgres_clinic(work: Path) -> Iterator[tuple[str, Callable[[], str]]]:
     finally:
         stop = [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
         subprocess.run(_as_postgres(*stop), capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> int:

@@ -30,7 +30,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -48,6 +48,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NOT_SET
 from schemathesis.core.failures import FailureGroup
 from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.specs.openapi.checks import (
@@ -74,7 +75,6 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-Body = Any
 
 # ---- the rights, from the hand-written matrix ---------------------------------------------
 
@@ -156,11 +156,10 @@ def refusal_problem(
     Must never happen: a 2xx. The refusal is 403, decided before the request's parameters and
     body are validated or any row is looked up (FastAPI resolves the role dependency before it
     validates the route's own parameters), so a refused role learns nothing about the rows.
-    Three answers are not refusals and are accepted, because the request never reached the role
-    check:
+    Accepted besides, because the request never reached the role check:
       - the path sent is not this route's (see ``reached``): another route, or none, answered;
-      - 422 ``json_invalid`` / 400: FastAPI parses a JSON body before any dependency runs;
-    and one because the route's gate rightly let the role in and the refusal depends on the row:
+      - 422 ``json_invalid``, or 400: FastAPI parses a JSON body before any dependency runs;
+    and because the route's gate rightly let the role in, the refusal depending on the row:
       - 404 or 422 when the role passes the route's gate (``route_gate``) and only the row's
         kind is refused (a nurse marking a condition in error): the service validates, finds
         the record, then refuses its kind. Such a role may read those records anyway.
@@ -168,7 +167,7 @@ def refusal_problem(
     if role in rights_of(method, route, path_parameters):
         return None
     if 200 <= status < 300:
-        return f"{status}: succeeded for {role}, outside the role's rights"
+        return f"succeeded for {role}, outside the role's rights"
     if status == 403 or not reached(route, sent_path):
         return None
     if status == 422 and _only_unparsed_json(body):
@@ -177,13 +176,15 @@ def refusal_problem(
         return None
     if role in route_gate(method, route) and status in (404, 422):
         return None
-    return f"{status} for {role}: the route acted before refusing the role (403 expected)"
+    return f"the route acted for {role} before refusing the role (403 expected)"
 
 
 def _only_unparsed_json(body: Any) -> bool:
     errors = body.get("detail") if isinstance(body, dict) else None
-    return bool(errors) and all(
-        isinstance(e, dict) and e.get("type") == "json_invalid" for e in errors or ()
+    return (
+        isinstance(errors, list)
+        and bool(errors)
+        and all(isinstance(e, dict) and e.get("type") == "json_invalid" for e in errors)
     )
 
 
@@ -300,7 +301,7 @@ class KnownRequest:
     """A matrix row's request on the seeded clinic: real row ids, a body the role may send."""
 
     path_parameters: dict[str, str]
-    body: Body
+    body: Any
     media_type: str | None
 
 
@@ -392,7 +393,7 @@ def opened_clinic(database_url: str, seed: Seed) -> Iterator[Clinic]:
 class Finding:
     role: Role
     operation: str
-    status: int | None
+    status: int
     what: str
     request: str
     answer: str
@@ -414,7 +415,7 @@ class Tally:
     statuses: Counter[int] = field(default_factory=Counter)
     # Seconds spent per operation, to show where a run's time goes.
     spent: Counter[str] = field(default_factory=Counter)
-    findings: dict[tuple[str, int | None, str], Finding] = field(default_factory=dict)
+    findings: dict[tuple[str, int, str], Finding] = field(default_factory=dict)
 
     def found(self, finding: Finding) -> None:
         key = (finding.operation, finding.status, finding.what)
@@ -461,7 +462,7 @@ def requests_for(
     for request in known if send_known else []:
         yield operation.Case(
             path_parameters=dict(request.path_parameters),
-            body=copy.deepcopy(request.body) if request.body is not None else _no_body(),
+            body=copy.deepcopy(request.body) if request.body is not None else NOT_SET,
             media_type=request.media_type,
         )
     if refused:
@@ -477,18 +478,12 @@ def requests_for(
             yield case
 
 
-def _no_body() -> Any:
-    from schemathesis.core import NOT_SET
-
-    return NOT_SET
-
-
 def _describe(case: Any) -> str:
     text = f"{case.method} {case.formatted_path}"
     if case.query:
         text += f" query={case.query!r}"
     body = getattr(case, "body", None)
-    if body is not None and type(body).__name__ != "NotSet":
+    if body is not None and body is not NOT_SET:
         text += f" body={json.dumps(body, default=str)[:300]}"
     return text
 
@@ -503,7 +498,6 @@ def send_as(
     clinic: Clinic,
     chosen: list[Any],
     budget: Budget,
-    on_call: Callable[[], None] | None = None,
 ) -> Tally:
     """The chosen operations' requests (``requests_for``) as ``role``, each answer checked."""
     tally = Tally(role)
@@ -517,8 +511,6 @@ def send_as(
         drawn = drawn_for(label, *(budget.draw or (budget.fitting, budget.unfitting)))
         for case in requests_for(operation, drawn, known, budget, refused):
             tally.calls += 1
-            if on_call is not None:
-                on_call()
             began = time.perf_counter()
             _send_one(tally, role, clinic, case, headers, label, method, route)
             tally.spent[label] += time.perf_counter() - began
@@ -538,9 +530,9 @@ def _send_one(
 ) -> None:
     try:
         response = case.call(app=clinic.app, headers=headers)
-    except Exception as exc:  # the app raised: Starlette answered 500 and re-raised it
+    except Exception as exc:  # the app raised: Starlette answered 500, then re-raised it here
         tally.statuses[500] += 1
-        what = f"server error: {type(exc).__name__}: {str(exc)[:200]}"
+        what = f"the call raised {type(exc).__name__}: {str(exc)[:200]}"
         tally.found(Finding(role, label, 500, what, _describe(case), "(exception)"))
         return
     status = response.status_code

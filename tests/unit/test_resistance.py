@@ -19,6 +19,7 @@ from ketaclinic.clinical.facts import (
 )
 from ketaclinic.clinical.findings import Trial
 from ketaclinic.clinical.resistance import (
+    bipolar_agent_taken,
     daily_dose,
     depression_resistance,
     outcome_of,
@@ -427,6 +428,19 @@ def test_only_antidepressants_are_trials_unless_bipolar_agents_are_asked_for() -
         8.4,
         True,
     )
+
+
+def test_a_bipolar_agent_taken_is_told_apart() -> None:
+    """Quetiapine and lithium are bipolar-depression agents; sertraline and alprazolam are not,
+    and without one the trials are the same whether bipolar agents are asked for or not."""
+    sertraline = med("MS/1", "sertraline", date(2025, 1, 1), date(2025, 3, 1), dose_mg=100)
+    alprazolam = med("MS/2", "alprazolam", date(2025, 1, 1), date(2025, 3, 1), dose_mg=1)
+    assert not bipolar_agent_taken(Record(PATIENT, medications=(sertraline, alprazolam)))
+    assert trials_of(sertraline, alprazolam) == trials_of(sertraline, alprazolam, bipolar=True)
+    for name in ("quetiapine", "lithium carbonate"):
+        agent = med("MS/3", name, date(2025, 1, 1), date(2025, 3, 1), dose_mg=300)
+        assert bipolar_agent_taken(Record(PATIENT, medications=(sertraline, agent)))
+    assert not bipolar_agent_taken(Record(PATIENT))
 
 
 def test_lithium_by_dose_where_no_level() -> None:

@@ -365,6 +365,12 @@ def trials(
     return tuple(sorted(found, key=_trial_order))
 
 
+def bipolar_agent_taken(record: Record) -> bool:
+    """Whether any medication is a bipolar-depression agent. When none is, ``trials`` gives the
+    same trials with ``include_bipolar_agents`` as without it."""
+    return any(medications.in_group(_ingredient(m), "bipolar_agent") for m in record.medications)
+
+
 def _trial_order(t: Trial) -> tuple[bool, str, str, tuple[str, ...]]:
     return (t.start is None, t.start or "", t.medication, t.evidence)
 

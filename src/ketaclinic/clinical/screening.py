@@ -157,7 +157,12 @@ def assess(
     diagnoses = indications.active_diagnoses(seen, as_of)
 
     ad_trials = resistance.trials(seen, as_of, policy, include_bipolar_agents=False)
-    bp_trials = resistance.trials(seen, as_of, policy, include_bipolar_agents=True)
+    # Without a bipolar-depression agent both are the same trials: they are worked out once.
+    bp_trials = (
+        resistance.trials(seen, as_of, policy, include_bipolar_agents=True)
+        if resistance.bipolar_agent_taken(seen)
+        else ad_trials
+    )
     depression = resistance.depression_resistance(ad_trials, policy)
     bipolar = resistance.depression_resistance(bp_trials, policy)
     pain = resistance.pain_resistance(seen, as_of, policy)
