@@ -31,8 +31,11 @@ Path = tuple[str | int, ...]
 
 # Built once: each is about 1 MB, and hypothesis draws them often.
 HUGE_TEXTS = ("x" * 1_000_000, "9" * 1_000_000, "\u00e9" * 500_000, "\u05d0\u202e" * 300_000)
-# 1,000 levels, and past orjson's limit of 1,024 levels.
-DEPTHS = (50, 999, 1_000, 1_023, 1_030, 20_000)
+# Levels of nesting: an extension takes two a level (object and array), so 500 of them and 1,000
+# arrays come close to orjson's limit of 1,024 levels; the last three pass it. 20 and 50
+# extensions are a valid resource, 120 pass the 255 levels orjson writes out.
+# The first ones are what hypothesis tries first: the depths that reach the readers.
+DEPTHS = (500, 1_000, 120, 20, 50, 505, 1_015, 1_030, 20_000)
 _DEEP = "@@deep-nesting@@"
 
 INVALID_DATES = (
@@ -192,12 +195,20 @@ def _huge_string(draw: st.DrawFn, bundle: JSON) -> str:
 
 @st.composite
 def _deep(draw: st.DrawFn, bundle: JSON) -> str:
-    resource = _pick(draw, _resources(bundle))
-    if resource is None:
+    if not isinstance(bundle.get("entry"), list):
         bundle["entry"] = _DEEP
         return "Bundle.entry nested"
+    # A clinical resource, which the import stores (the Patient is only read): the simplest
+    # bundle has none, so one is added.
+    clinical = [r for r in _resources(bundle) if r.get("resourceType") != "Patient"]
+    resource = _pick(draw, clinical)
+    if resource is None:
+        resource = {"resourceType": "Condition", "id": "deep", "code": {"text": "Deep"}}
+        resource["subject"] = {"reference": "Patient/gen-patient"}
+        bundle["entry"].append({"fullUrl": "urn:uuid:deep", "resource": resource})
     place = draw(st.sampled_from(["extension", "modifierExtension", "_status", "note", "other"]))
-    resource[place] = _DEEP
+    # In a list, a chain of extensions is valid R4 however deep it goes.
+    resource[place] = _DEEP if "xtension" not in place or draw(st.booleans()) else [_DEEP]
     return f"{resource.get('resourceType')!r}.{place} nested"
 
 

@@ -18,6 +18,7 @@ import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,11 @@ import pytest
 
 from ketaclinic.services.actor import Role
 from tests.integration import api_generated_support as generated
+from tests.integration import authz_home, authz_rems
 from tests.integration.api_generated_support import Budget, Seed
+from tests.integration.api_support import field_errors, open_api
 from tests.integration.authz_cases import ROLES
+from tests.integration.test_authorization import World
 
 # make test, per operation and role: on SQLite the matrix's own requests, 3 drawn requests that
 # fit the schema and 1 that does not, 2 where the role may not use the route at all. On
@@ -185,3 +189,64 @@ def test_the_checked_schema_relaxes_only_naive_date_times() -> None:
     naive = relaxed["a"]["anyOf"][1]["pattern"]
     assert re.fullmatch(naive, "2026-11-01T09:00:00")
     assert not re.fullmatch(naive, "2026-11-01")
+
+
+# ---- defects the generated requests found, pinned ------------------------------------------
+
+
+def test_a_row_id_out_of_range_is_bad_input_not_a_crash(database_url: str) -> None:
+    """Ids run from 1 to 2**31 - 1 (PostgreSQL's INTEGER); SQLite could not even bind a number
+    past 2**63 - 1 and answered 500. Now any other number is a 422 naming the field."""
+    with open_api(database_url) as api:
+        for path in (
+            "/api/patients/2147483648",
+            "/api/patients/0",
+            "/api/patients/-9223372036854775809/chart",
+            "/api/records/condition/99999999999999999999/history",
+        ):
+            assert field_errors(api.get("prescriber", path))[0][0] == "path", path
+        huge_page = api.get("front_desk", "/api/patients", page=2**63)
+        assert field_errors(huge_page) == [("query", "page")]
+        given = api.post("nurse", "/api/ledger/administer", {"lot_id": 2**63, "patient_id": 1,
+                                                               "dose_mg": "35"})  # fmt: skip
+        assert ("body", "lot_id") in field_errors(given)
+        # The largest id is an id: of no patient.
+        assert api.get("prescriber", "/api/patients/2147483647").status_code == 404
+
+
+def test_home_times_given_with_an_offset_are_taken_as_utc(database_url: str) -> None:
+    """A PDMP check's time with an offset was compared with the naive UTC clock: a 500."""
+    with open_api(database_url) as api:
+        patient = api.clinic.register(birth_date=date(1986, 3, 15))
+        plan = authz_home.MAKERS["home_plan"](World(api, patient.id, patient.id))
+        # 10:30 at +02:00 is 08:30 UTC, half an hour before the clinic's clock (09:00 UTC).
+        body = {"result": "clear", "checked_at": "2026-11-01T10:30:00+02:00"}
+        checked = api.post("prescriber", f"/api/plans/{plan}/home/pdmp", body)
+        assert checked.status_code == 201, checked.text
+        assert checked.json()["checked_at"] == "2026-11-01T08:30:00"
+        # 09:30 UTC is after the clinic's clock: in the future.
+        body = {"result": "clear", "checked_at": "2026-11-01T09:30:00Z"}
+        later = api.post("prescriber", f"/api/plans/{plan}/home/pdmp", body)
+        assert field_errors(later) == [("body", "checked_at")]
+        # 20:00 at -05:00 is 01:00 UTC the next day.
+        due = api.post("nurse", f"/api/plans/{plan}/home/schedule",
+                       {"due_at": "2026-11-01T20:00:00-05:00"})  # fmt: skip
+        assert due.status_code == 201, due.text
+        assert due.json()["due_at"] == "2026-11-02T01:00:00"
+
+
+def test_a_rems_ready_time_with_an_offset_is_the_same_time_in_utc(database_url: str) -> None:
+    """The REMS form's "ready to leave" time with an offset was compared with naive times: a
+    500. Now 11:00 at +02:00 gives the form exactly what 09:00 (UTC) gives."""
+    with open_api(database_url) as api:
+        patient = api.clinic.register(birth_date=date(1986, 3, 15))
+        session = authz_rems.MAKERS["rems_session"](World(api, patient.id, patient.id))
+        path = f"/api/rems/sessions/{session}/form"
+        with_offset = api.post("nurse", path, {"ready_at": "2026-11-01T11:00:00+02:00"})
+        in_utc = api.post("nurse", path, {"ready_at": "2026-11-01T09:00:00"})
+        assert with_offset.status_code == in_utc.status_code
+        assert with_offset.status_code in (200, 422), with_offset.text
+        assert (
+            with_offset.json()["fields" if in_utc.status_code == 200 else "detail"]
+            == (in_utc.json()["fields" if in_utc.status_code == 200 else "detail"])
+        )

@@ -609,3 +609,44 @@ def test_a_bundle_with_a_nul_in_a_stored_field_is_refused_whole(fuzzing: Fuzzing
         }
     ]
     fuzzing.check(answer, "bundle with a NUL")
+
+
+def _nested_extensions(levels: int) -> str:
+    """A chain of extensions ``levels`` deep, each holding the next: valid R4 at any depth."""
+    link = '{"url":"http://example.org/deep","extension":['
+    last = '{"url":"http://example.org/deep","valueString":"x"}'
+    return link * (levels - 1) + last + "]}" * (levels - 1)
+
+
+@pytest.mark.parametrize(
+    ("nesting", "said"),
+    [
+        # 500 extensions, 1,000 levels of JSON: within what JSON is read (1,024), beyond Python's
+        # recursion. Was: RecursionError checking the primitives' extensions, a 500.
+        (f"[{_nested_extensions(500)}]", "nested more than 100 levels deep"),
+        # 1,000 arrays in one: was the same RecursionError; R4B refuses it by name now.
+        ("[" * 1_000 + "1" + "]" * 1_000, "extension[0]: expected a Extension object"),
+        # 120 extensions: was orjson's "Recursion limit reached" writing the resource out.
+        (f"[{_nested_extensions(120)}]", "nested more than 100 levels deep"),
+    ],
+    ids=["500-extensions", "1000-arrays", "120-extensions"],
+)
+def test_a_deeply_nested_bundle_is_refused_not_a_500(
+    fuzzing: Fuzzing, nesting: str, said: str
+) -> None:
+    patient = fuzzing.api.new_patient()
+    bundle = json.loads(EXAMPLE_01.read_bytes())
+    index, condition = next(
+        (i, e["resource"])
+        for i, e in enumerate(bundle["entry"])
+        if e["resource"]["resourceType"] == "Condition"
+    )
+    condition["extension"] = "@@here@@"
+    data = json.dumps(bundle).replace('"@@here@@"', nesting).encode()
+    fuzzing.before = snapshot(fuzzing.api)
+    path = f"/api/patients/{patient}/import"
+    answer = fuzzing.send("prescriber", path, data, "application/fhir+json")
+    assert answer.status_code == 422, answer.text[:300]
+    expected = said if said.startswith("nested") else f"entry {index} (Condition): {said}"
+    assert api_errors(answer) == [{"loc": ["body", "bundle"], "msg": expected}]
+    fuzzing.check(answer, f"bundle nested: {nesting[:40]}")

@@ -123,8 +123,9 @@ def matches(value_set: ValueSet, codings: Sequence[Coding], text: str | None = N
 
     Diagnosis sets read codes only: a phrase such as "psychosis" in free text may be a negation.
     """
-    if any(value_set.has(c) for c in codings):
-        return True
+    for coding in codings:
+        if value_set.has(coding):
+            return True
     if not value_set.words:
         return False
     return value_set.in_text(text) or any(value_set.in_text(c.display) for c in codings)

@@ -9,6 +9,7 @@ are gone. "Active" is ``view.is_active``; "any record" means active or past.
 from __future__ import annotations
 
 import calendar
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -223,8 +224,11 @@ class _ConditionRule:
     source: str
 
 
+@functools.cache
 def _condition_rules(route: Route) -> tuple[_ConditionRule, ...]:
-    """Rows of the table that are a diagnosis alone. The label makes some absolute on esketamine."""
+    """Rows of the table that are a diagnosis alone. The label makes some absolute on esketamine.
+
+    The same for every patient screened for one route: written once per route (``cache``)."""
     label_kind: Kind = "absolute" if route == "esketamine" else "relative"
     on_route = f"absolute on esketamine ({LABEL}), relative on other routes (spec)"
     return (

@@ -184,19 +184,25 @@ def _check_primitive_extensions(entry: _Entry, value: object, path: str) -> None
     # A primitive's extension element ("_code") must be an object (or a list of objects and
     # nulls); nested inside an element, fhir.resources crashes with an AttributeError on
     # anything else instead of reporting it, so it is refused here with the field named.
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            _check_primitive_extensions(entry, item, f"{path}[{i}]")
-        return
-    if not isinstance(value, dict):
-        return
-    for key, item in value.items():
-        where = f"{path}.{key}" if path else key
-        if key.startswith("_"):
-            items = item if isinstance(item, list) else [item]
+    # Walked with a list, not recursion: a hostile bundle may nest 1,000 levels deep, as deep as
+    # JSON is read, and Python's recursion stops sooner (RecursionError, a 500). Same order.
+    waiting: list[tuple[object, str, bool]] = [(value, path, False)]
+    while waiting:
+        value, path, extension = waiting.pop()
+        if extension:
+            items = value if isinstance(value, list) else [value]
             if not all(x is None or isinstance(x, dict) for x in items):
-                raise entry.place.fail(where, "a primitive's extension must be an object")
-        _check_primitive_extensions(entry, item, where)
+                raise entry.place.fail(path, "a primitive's extension must be an object")
+        if isinstance(value, list):
+            inner = [(item, f"{path}[{i}]", False) for i, item in enumerate(value)]
+        elif isinstance(value, dict):
+            inner = [
+                (item, f"{path}.{key}" if path else key, key.startswith("_"))
+                for key, item in value.items()
+            ]
+        else:
+            continue
+        waiting.extend(reversed(inner))
 
 
 def _validate(entry: _Entry, model: Any = None) -> None:

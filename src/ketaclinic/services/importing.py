@@ -330,21 +330,24 @@ def _held(session: Session, patient: Patient) -> dict[str, _Held]:
     return held
 
 
-def _check_no_nul(data: bytes) -> None:
-    """Refuse a NUL character in any string: PostgreSQL cannot store one in a text column.
+# Levels of JSON a bundle may nest: an R4 resource needs about ten; a stored resource must be
+# written out again (orjson stops at 255 levels) and copied (Python's recursion, about 1,000).
+MAX_NESTING = 100
 
-    JSON carries a NUL only escaped, so a bundle without that escape is passed at once."""
-    if b"\\u0000" not in data:
-        return
+
+def _check_storable(data: bytes) -> None:
+    """Refuse what the record cannot store although R4 allows it: a NUL character in a string
+    (PostgreSQL holds none in text) and nesting deeper than MAX_NESTING."""
     # Walked with a list, not recursion: the bundle may be nested as deep as JSON allows.
-    waiting: list[object] = [orjson.loads(data)]
+    waiting: list[tuple[object, int]] = [(orjson.loads(data), 0)]
     while waiting:
-        value = waiting.pop()
+        value, depth = waiting.pop()
+        if isinstance(value, dict | list) and depth >= MAX_NESTING:
+            raise BundleError(f"nested more than {MAX_NESTING} levels deep")
         if isinstance(value, dict):
-            waiting.extend(value.keys())
-            waiting.extend(value.values())
+            waiting.extend((item, depth + 1) for item in [*value.keys(), *value.values()])
         elif isinstance(value, list):
-            waiting.extend(value)
+            waiting.extend((item, depth + 1) for item in value)
         elif isinstance(value, str) and "\x00" in value:
             raise BundleError(f"a string holds a NUL character (\\u0000): {value[:60]!r}")
 
@@ -357,7 +360,7 @@ def import_bundle(
     patient = get_patient(session, patient_id)
     try:
         read_bundle(data)
-        _check_no_nul(data)
+        _check_storable(data)
         read = _read(data)
     except BundleError as error:
         raise InvalidInput("bundle", str(error)) from None
