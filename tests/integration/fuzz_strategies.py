@@ -246,7 +246,8 @@ def _nul(draw: st.DrawFn, bundle: JSON) -> str:
     # Mostly in a field the record keeps in a column of its own, where it would reach the store.
     strings = _strings(bundle)
     kept = [p for p in strings if p[-1] in ("code", "display", "text", "unit")]
-    path = _pick(draw, kept if kept and draw(st.booleans()) else strings)
+    in_kept: bool = draw(st.booleans())
+    path = _pick(draw, kept if kept and in_kept else strings)
     if path is None:
         return "no string left"
     _put(bundle, path, str(_at(bundle, path)) + "\x00")
@@ -331,22 +332,19 @@ def _removed(draw: st.DrawFn, bundle: JSON) -> str:
 
 @st.composite
 def _bundle_level(draw: st.DrawFn, bundle: JSON) -> str:
-    key, value = draw(
-        st.sampled_from(
-            [
-                ("resourceType", "Parameters"),
-                ("resourceType", None),
-                ("type", "document"),
-                ("type", ["collection"]),
-                ("entry", {"resource": {}}),
-                ("entry", [None, 1, "x"]),
-                ("entry", [{"resource": []}]),
-                ("entry", [{"fullUrl": 5, "resource": {"resourceType": "Patient"}}]),
-                ("fhirVersion", "5.0.0"),
-                ("meta", {"profile": ["http://hl7.org/fhir/R5"]}),
-            ]
-        )
-    )
+    choices: list[tuple[str, object]] = [
+        ("resourceType", "Parameters"),
+        ("resourceType", None),
+        ("type", "document"),
+        ("type", ["collection"]),
+        ("entry", {"resource": {}}),
+        ("entry", [None, 1, "x"]),
+        ("entry", [{"resource": []}]),
+        ("entry", [{"fullUrl": 5, "resource": {"resourceType": "Patient"}}]),
+        ("fhirVersion", "5.0.0"),
+        ("meta", {"profile": ["http://hl7.org/fhir/R5"]}),
+    ]
+    key, value = draw(st.sampled_from(choices))
     bundle[key] = value
     return f"Bundle.{key} = {value!r}"
 

@@ -564,7 +564,8 @@ def test_ledger_and_session_forms_refuse_a_nul_and_numbers_past_the_columns(
 
 def test_a_dose_from_a_lot_id_past_64_bits_is_refused(fuzzing: Fuzzing) -> None:
     # Was: OverflowError looking the lot up (SQLite), out of range (PostgreSQL): a 500.
-    form = session_forms(_sessions(fuzzing.api))[0]
+    dosing = visit_in(fuzzing.api.clinic, "pre_dose_check").session_id
+    form = session_forms({"dosing": dosing, "observed": 0})[0]
     fuzzing.before = snapshot(fuzzing.api)
     page = post_form(fuzzing, form.role, form.path, {**form.valid, "lot_id": "9" * 20})
     assert page.status_code == 422
