@@ -159,6 +159,8 @@ def refusal_problem(
     Accepted besides, because the request never reached the role check:
       - the path sent is not this route's (see ``reached``): another route, or none, answered;
       - 422 ``json_invalid``, or 400: FastAPI parses a JSON body before any dependency runs;
+      - 422 ``nul_character``: the app refuses text holding a NUL before any route's own
+        dependency (api_common.refuse_nul_characters);
     and because the route's gate rightly let the role in, the refusal depending on the row:
       - 404 or 422 when the role passes the route's gate (``route_gate``) and only the row's
         kind is refused (a nurse marking a condition in error): the service validates, finds
@@ -170,7 +172,7 @@ def refusal_problem(
         return f"succeeded for {role}, outside the role's rights"
     if status == 403 or not reached(route, sent_path):
         return None
-    if status == 422 and _only_unparsed_json(body):
+    if status == 422 and _refused_before_the_routes(body):
         return None
     if status == 400 and body == {"detail": "There was an error parsing the body"}:
         return None
@@ -179,12 +181,13 @@ def refusal_problem(
     return f"the route acted for {role} before refusing the role (403 expected)"
 
 
-def _only_unparsed_json(body: Any) -> bool:
+def _refused_before_the_routes(body: Any) -> bool:
     errors = body.get("detail") if isinstance(body, dict) else None
+    before = ("json_invalid", "nul_character")
     return (
         isinstance(errors, list)
         and bool(errors)
-        and all(isinstance(e, dict) and e.get("type") == "json_invalid" for e in errors)
+        and all(isinstance(e, dict) and e.get("type") in before for e in errors)
     )
 
 

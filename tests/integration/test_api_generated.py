@@ -250,3 +250,24 @@ def test_a_rems_ready_time_with_an_offset_is_the_same_time_in_utc(database_url: 
             with_offset.json()["fields" if in_utc.status_code == 200 else "detail"]
             == (in_utc.json()["fields" if in_utc.status_code == 200 else "detail"])
         )
+
+
+def test_text_holding_a_nul_is_bad_input_on_both_databases(database_url: str) -> None:
+    """PostgreSQL refuses a NUL in any string, stored or searched for: a REMS reference and a
+    questionnaire scale holding one were a 500 there. Now the API refuses it, naming where."""
+    with open_api(database_url) as api:
+        patient = api.new_patient()
+        said = "contains a NUL character (\\x00), which no text may hold"
+        body = {"patient_id": patient, "reference": "P-\x001", "enrolled_on": "2026-10-01"}
+        enrolled = api.post("nurse", "/api/rems/enrolments", body)
+        assert enrolled.status_code == 422, enrolled.text
+        assert [(e["loc"], e["msg"]) for e in enrolled.json()["detail"]] == [
+            (["body", "reference"], said)
+        ]
+        listed = api.get("nurse", f"/api/patients/{patient}/questionnaires", scale="phq\x009")
+        assert field_errors(listed) == [("query", "scale")]
+        condition = {"code": "F33.1", "display": "MDD", "notes": ["ok", {"x\x00": 1}]}
+        nested = api.post("prescriber", f"/api/patients/{patient}/conditions", condition)
+        assert field_errors(nested) == [("body", "notes", "1", "x\x00")]
+        # Nothing was written: the request stopped before the routes.
+        assert api.get("nurse", f"/api/patients/{patient}/conditions").json() == []

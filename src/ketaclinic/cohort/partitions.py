@@ -29,9 +29,10 @@ MAX_PARTITIONS = 512
 # A partition is planned at this share of its cap, leaving room for uneven hashing.
 FILL = 0.5
 MAX_DEPTH = 4
-# The most one partition is read with, whatever the limit and the size of the export: about
-# 1,000 patients of an ordinary export, so a worker holds tens of MB, and a bigger population
-# only means more partitions (bench/cohort.py prints the peak at 10,000 and 100,000 patients).
+# The most one partition is read with, whatever the limit and the size of the export. Planned
+# at half of it, a partition holds some 700 patients of the synthetic export, and a worker peaks
+# at about 60 MB at 10,000 as at 100,000 patients (bench/cohort.py): a bigger population only
+# means more partitions.
 PARTITION_LINES = 65_536
 PARTITION_BYTES = 16 * 2**20
 

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from ketaclinic.services.actor import Actor
 from ketaclinic.services.errors import InvalidInput
 from ketaclinic.services.records_forms import Kind
 from ketaclinic.store.models import ClinicalRow, Screening
+from ketaclinic.web import state
 from ketaclinic.web.deps import require_roles
 from ketaclinic.web.schemas import (
     OUT_MODELS,
@@ -62,6 +63,52 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No such patient, record or other row"},
     409: {"model": Problem, "description": "Clashes with what is stored (a step out of order)"},
 }
+
+
+NUL = "\x00"
+
+
+async def refuse_nul_characters(request: Request) -> None:
+    """App-wide dependency: no text sent to the API may hold a NUL character. PostgreSQL refuses
+    it in any string, stored or searched for (the pages refuse it field by field, pages_common),
+    so it is bad input (422, naming where it is) before the routes read the request: a query
+    or path parameter, or any key or string of a JSON body."""
+    if not state.is_api(request):
+        return
+    found: list[tuple[str | int, ...]] = [
+        ("query", name)
+        for name, value in request.query_params.multi_items()
+        if NUL in name or NUL in value
+    ]
+    found += [("path", name) for name, value in request.path_params.items() if NUL in str(value)]
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    # A FHIR bundle (application/fhir+json) is the importer's to refuse, resource by resource.
+    if media == "application/json":
+        try:
+            # FastAPI has parsed a JSON body before any dependency runs; Starlette keeps it.
+            body = await request.json()
+        except ValueError:
+            body = None  # not JSON: FastAPI's own 422 (or the route's) says so
+        found += _nul_places(body, ("body",))
+    if found:
+        message = "contains a NUL character (\\x00), which no text may hold"
+        raise RequestValidationError(
+            [{"type": "nul_character", "loc": loc, "msg": message, "input": None} for loc in found]
+        )
+
+
+def _nul_places(value: Any, where: tuple[str | int, ...]) -> list[tuple[str | int, ...]]:
+    if isinstance(value, str):
+        return [where] if NUL in value else []
+    if isinstance(value, list):
+        return [place for i, item in enumerate(value) for place in _nul_places(item, (*where, i))]
+    if isinstance(value, dict):
+        return [
+            place
+            for key, item in value.items()
+            for place in ([(*where, key)] if NUL in str(key) else _nul_places(item, (*where, key)))
+        ]
+    return []
 
 
 @contextmanager

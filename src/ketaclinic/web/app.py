@@ -18,7 +18,7 @@ from ketaclinic.secret_settings import SecretUnreadable
 from ketaclinic.services.clock import Clock, SystemClock
 from ketaclinic.store import db
 from ketaclinic.web import admin, api, csrf, errors, pages, rate_limits
-from ketaclinic.web.api_common import PROBLEMS
+from ketaclinic.web.api_common import PROBLEMS, refuse_nul_characters
 from ketaclinic.web.api_export import router as export_api
 from ketaclinic.web.api_home import router as home_api
 from ketaclinic.web.api_ledger import router as ledger_api
@@ -93,7 +93,8 @@ def create_app(
         redoc_url=None,
         lifespan=lifespan,
         # Every unsafe request that rides on the session cookie must carry its CSRF token.
-        dependencies=[Depends(csrf.require_csrf)],
+        # Then no text with a NUL character reaches the API's routes (PostgreSQL cannot take it).
+        dependencies=[Depends(csrf.require_csrf), Depends(refuse_nul_characters)],
         # The refusals every API operation may answer, in its OpenAPI description.
         responses=PROBLEMS,
     )
