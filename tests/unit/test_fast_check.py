@@ -239,3 +239,21 @@ def test_deep_nesting_is_not_an_error() -> None:
     for _ in range(3000):
         extension = {"url": "http://x", "extension": [extension]}
     assert surely_valid({"resourceType": "Patient", "extension": [extension]}) is False
+
+
+def test_answers_kept_for_repeated_values_stay_right_and_bounded() -> None:
+    """A population repeats its codes, so the answer for a CodeableConcept is kept by its JSON
+    text: the same text gets the same answer, a near miss its own, and at most 4,096 answers
+    are kept per type whatever the number of resources judged."""
+    from ketaclinic.fhir import fast_check
+
+    for n in range(5_000):
+        concept = {"coding": [{"system": LOINC, "code": f"{n}-0"}], "text": f"test {n}"}
+        assert surely_valid({**OBSERVATION, "code": concept})
+    near_miss = {"coding": [{"system": LOINC, "code": "4999-0 "}], "text": "test 4999"}
+    assert not surely_valid({**OBSERVATION, "code": near_miss})
+    assert not surely_valid({**OBSERVATION, "code": near_miss})
+    again = {"coding": [{"system": LOINC, "code": "4999-0"}], "text": "test 4999"}
+    assert surely_valid({**OBSERVATION, "code": again})
+    kept = [len(s.answers) for s in fast_check._SHAPES.values() if s.answers is not None]
+    assert kept and max(kept) <= 4_096
