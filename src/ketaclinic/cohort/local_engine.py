@@ -1,19 +1,24 @@
 """Screen a Bulk Data export on this machine, in one process or N, with bounded memory.
 
-Pass 1 (one process) reads every file once, classifies each line and appends it to a hash
-partition on disk. Pass 2 groups each partition by patient and screens every patient; with
+Pass 1 (one process) reads every file once, places each line by its patient and appends it to
+a hash partition on disk; most lines are placed from their bytes, undecoded (export_files.py).
+Pass 2 groups each partition by patient, decodes each of their lines once (a line that is not
+JSON is reported then, with its file and line number) and screens every patient; with
 ``workers`` > 1 the partitions are shared out among that many processes, each holding one
-partition at a time. Rows come out partition by partition, patients in key order within one,
-so the same export and settings give the same file whatever the number of workers.
+partition at a time. Rows come out partition by partition, patients in key order within one;
+the number of partitions does not depend on the number of workers, so the same export and
+settings give the same file, in the same order, whatever the number of workers.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 from ketaclinic.cohort.export_files import (
     Catalogue,
@@ -23,21 +28,26 @@ from ketaclinic.cohort.export_files import (
     export_files,
     read_file,
 )
+from ketaclinic.cohort.medication_catalogue import MedicationCatalogue
 from ketaclinic.cohort.partitions import (
     MAX_PARTITIONS,
     Gauge,
+    Group,
     Limit,
     Partition,
     Partitioner,
     groups,
     planned_count,
 )
-from ketaclinic.cohort.patient_rows import Refused, Row, Settings, screen_patient
+from ketaclinic.cohort.patient_rows import Refused, Row, Settings, screen_resources
 from ketaclinic.cohort.summary import Summary
 
 # Guesses used only to choose the number of partitions (a wrong guess costs a re-split).
 BYTES_PER_LINE = 600
 GZIP_RATIO = 8
+# Partitions are at least this many whatever the workers, so that several workers share the
+# work evenly and the rows come out in one order.
+MIN_PARTITIONS = 16
 
 Progress = Callable[[int], None]
 
@@ -47,6 +57,8 @@ class Options:
     workers: int = 1
     limit: Limit = field(default_factory=Limit)
     scratch: Path | None = None
+    # The order of the rows depends on this and on the export only, never on ``workers``.
+    min_partitions: int = MIN_PARTITIONS
 
 
 def _expected(files: list[Path]) -> tuple[int, int]:
@@ -55,49 +67,75 @@ def _expected(files: list[Path]) -> tuple[int, int]:
 
 
 def _partition(
-    files: list[Path], into: Partitioner, summary: Summary, catalogue: dict[str, bytes]
+    files: list[Path], into: Partitioner, summary: Summary, catalogue: MedicationCatalogue
 ) -> int:
     """Pass 1: every line to its partition; the number of Patient lines."""
     patients = 0
     for path in files:
-        for read in read_file(path):
+        for read in read_file(path, quick=True):
             if isinstance(read, Line):
                 into.add_line(read)
                 patients += read.kind == "Patient"
             elif isinstance(read, Skipped):
                 summary.skip(read)
             elif isinstance(read, Catalogue):
-                catalogue[read.ref] = read.raw
+                catalogue.add(read.ref, read.raw)
             elif isinstance(read, Ignored):
                 summary.ignored[read.kind] += 1
     return patients
+
+
+# What pass 2 gives for one patient: their row or refusal (None when none of their lines was
+# JSON), and the lines found not to be JSON.
+Screened = tuple[Row | Refused | None, list[Skipped]]
+
+
+def _not_json(origin: str, error: orjson.JSONDecodeError) -> Skipped:
+    file, _, number = origin.rpartition(":")
+    return Skipped(file, int(number or 0), f"not JSON ({error})")
+
+
+def screen_group(group: Group, settings: Settings, catalogue: MedicationCatalogue) -> Screened:
+    """Decode the patient's lines (placed undecoded in pass 1) and screen them."""
+    resources: list[object] = []
+    skipped: list[Skipped] = []
+    for raw, origin in zip(group.lines, group.origins, strict=True):
+        try:
+            resources.append(orjson.loads(raw))
+        except orjson.JSONDecodeError as error:
+            skipped.append(_not_json(origin, error))
+    if not resources:
+        return None, skipped
+    # Every line decoded in pass 1 was JSON; every line placed undecoded opens with "{".
+    shared = [orjson.loads(raw) for raw in catalogue.lines(group.medications)]
+    return screen_resources(group.key, [*resources, *shared], settings), skipped
 
 
 def screen_partition(
     partition: Partition,
     settings: Settings,
     limit: Limit,
-    catalogue: Mapping[str, bytes],
+    catalogue: MedicationCatalogue,
     gauge: Gauge,
-) -> Iterator[Row | Refused]:
+) -> Iterator[Screened]:
     for group in groups(partition, limit, gauge):
-        yield screen_patient(group.key, group.lines, settings, catalogue, group.medications)
+        yield screen_group(group, settings, catalogue)
 
 
 # Set in each worker process by ``_start_worker``: sent once, not with every partition.
 _WORKER: dict[str, object] = {}
 
 
-def _start_worker(settings: Settings, limit: Limit, catalogue: Mapping[str, bytes]) -> None:
-    _WORKER.update(settings=settings, limit=limit, catalogue=catalogue)
+def _start_worker(settings: Settings, limit: Limit, catalogue: Path) -> None:
+    _WORKER.update(settings=settings, limit=limit, catalogue=MedicationCatalogue(catalogue))
 
 
-def _worker_task(partition: Partition) -> tuple[list[Row | Refused], Gauge]:
+def _worker_task(partition: Partition) -> tuple[list[Screened], Gauge]:
     settings = _WORKER["settings"]
     limit = _WORKER["limit"]
     catalogue = _WORKER["catalogue"]
     assert isinstance(settings, Settings) and isinstance(limit, Limit)
-    assert isinstance(catalogue, dict)
+    assert isinstance(catalogue, MedicationCatalogue)
     gauge = Gauge()
     return list(screen_partition(partition, settings, limit, catalogue, gauge)), gauge
 
@@ -106,9 +144,9 @@ def _screen_here(
     parts: list[Partition],
     settings: Settings,
     options: Options,
-    catalogue: Mapping[str, bytes],
+    catalogue: MedicationCatalogue,
     gauge: Gauge,
-) -> Iterator[list[Row | Refused]]:
+) -> Iterator[list[Screened]]:
     for part in parts:
         for result in screen_partition(part, settings, options.limit, catalogue, gauge):
             yield [result]
@@ -118,15 +156,15 @@ def _screen_in_workers(
     parts: list[Partition],
     settings: Settings,
     options: Options,
-    catalogue: Mapping[str, bytes],
+    catalogue: MedicationCatalogue,
     gauge: Gauge,
-) -> Iterator[list[Row | Refused]]:
+) -> Iterator[list[Screened]]:
     # spawn, not fork: the parent runs a progress thread, and a forked lock can hang a child.
     context = multiprocessing.get_context("spawn")
     with context.Pool(
         options.workers,
         initializer=_start_worker,
-        initargs=(settings, options.limit, dict(catalogue)),
+        initargs=(settings, options.limit, catalogue.path),
     ) as pool:
         for results, seen in pool.imap(_worker_task, parts):
             gauge.saw(seen.peak_lines, seen.peak_bytes)
@@ -148,26 +186,33 @@ def screen_export(
     """
     files = export_files(folder)
     summary = Summary()
-    catalogue: dict[str, bytes] = {}
     gauge = Gauge()
     with tempfile.TemporaryDirectory(prefix="ketaclinic-cohort-", dir=options.scratch) as tmp:
         lines, size = _expected(files)
-        count = planned_count(lines, size, options.limit)
-        if options.workers > 1:
-            # Several partitions per worker, so that the work is shared out evenly.
-            count = min(MAX_PARTITIONS, max(count, 4 * options.workers))
+        count = min(MAX_PARTITIONS, max(options.min_partitions, planned_count(lines, size, options.limit)))
         into = Partitioner(Path(tmp) / "p", count)
-        patients = _partition(files, into, summary, catalogue)
-        parts = into.close()
-        if on_total is not None:
-            on_total(patients)
-        screen = _screen_in_workers if options.workers > 1 else _screen_here
-        for results in screen(parts, settings, options, catalogue, gauge):
-            for result in results:
-                summary.add(result)
-                if isinstance(result, Row):
-                    write(result)
-            if on_done is not None:
-                on_done(len(results))
+        catalogue = MedicationCatalogue.create(Path(tmp) / "medications.sqlite")
+        try:
+            patients = _partition(files, into, summary, catalogue)
+            parts = into.close()
+            catalogue.seal()
+            if on_total is not None:
+                on_total(patients)
+            screen = _screen_in_workers if options.workers > 1 else _screen_here
+            for results in screen(parts, settings, options, catalogue, gauge):
+                done = 0
+                for result, skipped in results:
+                    for line in skipped:
+                        summary.skip(line)
+                    if result is None:
+                        continue
+                    done += 1
+                    summary.add(result)
+                    if isinstance(result, Row):
+                        write(result)
+                if on_done is not None:
+                    on_done(done)
+        finally:
+            catalogue.close()
     summary.peak_lines, summary.peak_bytes = gauge.peak_lines, gauge.peak_bytes
     return summary

@@ -1,10 +1,11 @@
-"""One patient's lines -> one Bundle -> the same screening as ``ketaclinic screen`` -> one row.
+"""One patient's resources -> one Bundle -> the same screening as ``ketaclinic screen`` -> one row.
 
-The Bundle is put together from the lines as written (no decoding and encoding again), so
-what the engine reads is exactly what ``ketaclinic screen`` would read from a bundle of that
-patient's resources. The row is taken from the engine's assessment (clinical/screening.py
-``assess``: the rules that decide), not from the contract's JSON object: a population run
-would otherwise build the workup, staging and every message only to keep four fields.
+The Bundle is put together from the decoded lines, as ``ketaclinic screen`` decodes a bundle
+of that patient's resources (fhir/bundle.py ``read_bundle_object``: the same checks after
+decoding), so the engine reads exactly the same values. The row is taken from the engine's
+assessment (clinical/screening.py ``assess``: the rules that decide), not from the contract's
+JSON object: a population run would otherwise build the workup, staging and every message only
+to keep four fields.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
+
+import orjson
 
 from ketaclinic.clinical.screening import Assessment, assess
-from ketaclinic.fhir.bundle import BundleError, read_bundle
+from ketaclinic.fhir.bundle import BundleError, read_bundle_object
 from ketaclinic.policy import DEFAULT, Policy
 from ketaclinic.services.screening import as_route
 
@@ -76,6 +80,21 @@ def row_of(patient: str, assessed: Assessment) -> Row:
     )
 
 
+def screen_resources(key: str, resources: Sequence[Any], settings: Settings) -> Row | Refused:
+    """Screen the patient ``key`` from their decoded resources (theirs, then shared ones)."""
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": resource} for resource in resources],
+    }
+    try:
+        record = read_bundle_object(bundle)
+    except BundleError as error:
+        return Refused(key, str(error))
+    assessed = assess(record, settings.as_of, as_route(settings.route), settings.policy)
+    return row_of(record.patient.ref, assessed)
+
+
 def screen_patient(
     key: str,
     lines: Sequence[bytes],
@@ -83,12 +102,7 @@ def screen_patient(
     medications: Mapping[str, bytes] | None = None,
     wanted: Iterable[str] = (),
 ) -> Row | Refused:
-    """Screen the patient ``key`` from their lines, and the shared Medications they name."""
+    """Screen the patient ``key`` from their lines (each known to be JSON), and the shared
+    Medications they name."""
     shared = [medications[ref] for ref in sorted(set(wanted)) if medications and ref in medications]
-    data = bundle_of([*lines, *shared])
-    try:
-        record = read_bundle(data)
-    except BundleError as error:
-        return Refused(key, str(error))
-    assessed = assess(record, settings.as_of, as_route(settings.route), settings.policy)
-    return row_of(record.patient.ref, assessed)
+    return screen_resources(key, [orjson.loads(line) for line in [*lines, *shared]], settings)
