@@ -44,7 +44,13 @@ from ketaclinic.fhir.read_resources import (
 )
 from ketaclinic.fhir.values import reference
 
-__all__ = ["BundleError", "check_resource", "read_bundle", "read_bundle_file"]
+__all__ = [
+    "BundleError",
+    "check_resource",
+    "read_bundle",
+    "read_bundle_file",
+    "read_bundle_object",
+]
 
 BUNDLE_TYPES = ("collection", "transaction", "batch", "searchset")
 
@@ -96,11 +102,15 @@ class _Collected:
     medications: dict[str, _Entry] = field(default_factory=dict)
 
 
-def _decode(data: bytes) -> dict[str, Any]:
+def _decode(data: bytes) -> Any:
     try:
-        bundle = orjson.loads(data)
+        return orjson.loads(data)
     except orjson.JSONDecodeError as error:
         raise BundleError(f"not JSON: {error}") from None
+
+
+def _check_bundle(bundle: Any) -> dict[str, Any]:
+    """The decoded JSON as a Bundle of a type the engine reads, else a BundleError."""
     if not isinstance(bundle, dict):
         raise BundleError(f"not a FHIR Bundle: the JSON is {type(bundle).__name__}, not an object")
     kind = bundle.get("resourceType")
@@ -288,7 +298,16 @@ def _medication_lookup(collected: _Collected) -> Callable[[str], JSON | None]:
 
 def read_bundle(data: bytes) -> facts.Record:
     """The Record of the bundle's one Patient; BundleError on bad input."""
-    collected = _collect(_decode(data))
+    return read_bundle_object(_decode(data))
+
+
+def read_bundle_object(bundle: dict[str, Any]) -> facts.Record:
+    """``read_bundle`` on a Bundle already decoded from JSON (same checks, same refusals).
+
+    For a caller that decodes many bundles at once (population screening, issue 8): the
+    resources must be as ``orjson.loads`` gives them (dict, list, str, int, float, bool, None).
+    """
+    collected = _collect(_check_bundle(bundle))
     patient_entry = _only_patient(collected.patients)
     _validate(patient_entry)
     patient = read_patient(patient_entry.resource, patient_entry.ref, patient_entry.place)
