@@ -168,29 +168,6 @@ def test_corrupt_lines_are_named_counted_and_skipped(export: Path, tmp_path: Pat
     assert summary.skipped["not JSON"] == 2
 
 
-def test_a_cut_line_placed_by_its_bytes_is_reported_when_decoded(
-    export: Path, tmp_path: Path
-) -> None:
-    """A line in the plain form is placed undecoded (export_files.py); cut short, it is still
-    reported with its file and line number, and its patient is screened without it."""
-    folder = tmp_path / "cut"
-    shutil.copytree(export, folder)
-    key = sorted(_by_patient(export))[5]
-    observations = len((export / "Observation.ndjson").read_text().splitlines())
-    with (folder / "Observation.ndjson").open("a") as handle:
-        handle.write(
-            '{"resourceType":"Observation","status":"final","code":{"text":"x"},'
-            f'"subject":{{"reference":"{key}"}},"valueQua\n'
-        )
-    rows, summary = _run(folder)
-    assert [(s.file, s.line) for s in summary.skipped_shown] == [
-        ("Observation.ndjson", observations + 1)
-    ]
-    assert summary.skipped_shown[0].reason.startswith("not JSON")
-    assert summary.lines_skipped == 1
-    assert rows == _run(export)[0]
-
-
 def test_summary_printed_by_the_command(
     export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

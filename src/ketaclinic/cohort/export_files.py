@@ -3,18 +3,11 @@
 Reading never stops at a bad line: each one the screening cannot use becomes a ``Skipped``
 (file, line number, reason) and the reading goes on. A truncated or corrupt gzip file ends
 that file's reading with one ``Skipped`` naming the line where the data stopped.
-
-With ``quick``, a clinical line written the plain way (see ``_placed_by_its_bytes``) is placed
-from its bytes without decoding it: the local engine decodes every line once more anyway when
-it screens the patient, and decoding was most of the cost of placing (issue 8, bench/cohort.py).
-Such a line may still turn out not to be JSON; the screening then reports it, with its file and
-line number, exactly as it would have been reported here.
 """
 
 from __future__ import annotations
 
 import gzip
-import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,9 +55,6 @@ class Line:
     raw: bytes
     # "Medication/id" when the line is a medication statement or request naming one.
     medication: str | None = None
-    # Where it was read (file name and line number), for a report if it proves not to be JSON.
-    file: str = ""
-    number: int = 0
 
 
 @dataclass(frozen=True)
@@ -130,54 +120,6 @@ def _medication_ref(resource: dict[str, Any]) -> str | None:
     return None
 
 
-# A line that opens with its resourceType, as exporters write it.
-_OPENING = re.compile(rb'\{"resourceType":"([A-Za-z]+)"')
-_PATIENT_OPENING = re.compile(rb'\{"resourceType":"Patient","id":"([A-Za-z0-9\-.]{1,64})"')
-# The patient pointer as the only element of its object: no second "reference" can follow.
-_POINTERS = {
-    name: (f'"{name}"'.encode(), re.compile(f'"{name}":\\{{"reference":"([^"]*)"\\}}'.encode()))
-    for name in SUBJECT_KEYS
-}
-_STRING = re.compile(rb'"[^"]*"')
-_QUICK_TYPES = SCREENED_TYPES - {"Patient"}
-
-
-def _depth(before: bytes) -> int:
-    """How deep in objects and lists the end of ``before`` is (strings have no escapes here)."""
-    bare = _STRING.sub(b"", before)
-    return bare.count(b"{") + bare.count(b"[") - bare.count(b"}") - bare.count(b"]")
-
-
-def _placed_by_its_bytes(raw: bytes, name: str, number: int) -> Line | None:
-    """The ``Line`` that ``classify`` gives a JSON line, read from its bytes; None when the bytes
-    alone cannot prove it. Why the proof holds, for a line that is JSON: with no backslash, a
-    name can be written only one way and a string holds no quote, so counting a name counts every
-    element of that name, at any depth; the one ``resourceType`` opening the line is the
-    top-level one; a pointer found once, one level deep, with ``reference`` as the only element
-    of its object, is what ``_subject`` reads, and no other subject or patient element exists.
-    """
-    if b"\\" in raw or raw.count(b'"resourceType"') != 1:
-        return None
-    if raw.startswith(b'{"resourceType":"Patient"'):
-        patient = _PATIENT_OPENING.match(raw)
-        if patient is None or raw.count(b'"id"') != 1:
-            return None
-        return Line(f"Patient/{patient.group(1).decode()}", "Patient", raw, None, name, number)
-    opening = _OPENING.match(raw)
-    kind = opening.group(1).decode() if opening else None
-    if kind not in _QUICK_TYPES or b'"medicationReference"' in raw:
-        return None
-    found = [(token, pattern) for token, pattern in _POINTERS.values() if token in raw]
-    if len(found) != 1:
-        return None
-    token, pattern = found[0]
-    pointer = pattern.search(raw)
-    if pointer is None or raw.count(token) != 1 or _depth(raw[: pointer.start()]) != 1:
-        return None
-    key = patient_key(pointer.group(1).decode())
-    return None if key is None else Line(key, kind, raw, None, name, number)
-
-
 def classify(raw: bytes, name: str, number: int) -> Read:
     """What one line is, for the screening."""
     try:
@@ -216,9 +158,8 @@ def _open(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
-def read_file(path: Path, quick: bool = False) -> Iterator[Read]:
-    """Every line of one file, classified; blank lines are passed over. With ``quick``, a line
-    placed by its bytes is not checked to be JSON: the caller must decode it (see above)."""
+def read_file(path: Path) -> Iterator[Read]:
+    """Every line of one file, classified; blank lines are passed over."""
     number = 0
     try:
         with _open(path) as handle:
@@ -228,8 +169,7 @@ def read_file(path: Path, quick: bool = False) -> Iterator[Read]:
                     # A byte-order mark some exporters write at the start of a file.
                     raw = raw.removeprefix(b"\xef\xbb\xbf")
                 if raw:
-                    placed = _placed_by_its_bytes(raw, path.name, number) if quick else None
-                    yield placed or classify(raw, path.name, number)
+                    yield classify(raw, path.name, number)
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
         yield Skipped(path.name, number + 1, f"gzip data ends or is corrupt here ({error})")
     except OSError as error:

@@ -1,9 +1,7 @@
 """Screen a Bulk Data export on this machine, in one process or N, with bounded memory.
 
-Pass 1 (one process) reads every file once, places each line by its patient and appends it to
-a hash partition on disk; most lines are placed from their bytes, undecoded (export_files.py).
-Pass 2 groups each partition by patient, decodes each of their lines once (a line that is not
-JSON is reported then, with its file and line number) and screens every patient; with
+Pass 1 (one process) reads every file once, classifies each line and appends it to a hash
+partition on disk. Pass 2 groups each partition by patient and screens every patient; with
 ``workers`` > 1 the partitions are shared out among that many processes, each holding one
 partition at a time. Rows come out partition by partition, patients in key order within one;
 the number of partitions does not depend on the number of workers, so the same export and
@@ -72,7 +70,7 @@ def _partition(
     """Pass 1: every line to its partition; the number of Patient lines."""
     patients = 0
     for path in files:
-        for read in read_file(path, quick=True):
+        for read in read_file(path):
             if isinstance(read, Line):
                 into.add_line(read)
                 patients += read.kind == "Patient"
@@ -85,30 +83,11 @@ def _partition(
     return patients
 
 
-# What pass 2 gives for one patient: their row or refusal (None when none of their lines was
-# JSON), and the lines found not to be JSON.
-Screened = tuple[Row | Refused | None, list[Skipped]]
-
-
-def _not_json(origin: str, error: orjson.JSONDecodeError) -> Skipped:
-    file, _, number = origin.rpartition(":")
-    return Skipped(file, int(number or 0), f"not JSON ({error})")
-
-
-def screen_group(group: Group, settings: Settings, catalogue: MedicationCatalogue) -> Screened:
-    """Decode the patient's lines (placed undecoded in pass 1) and screen them."""
-    resources: list[object] = []
-    skipped: list[Skipped] = []
-    for raw, origin in zip(group.lines, group.origins, strict=True):
-        try:
-            resources.append(orjson.loads(raw))
-        except orjson.JSONDecodeError as error:
-            skipped.append(_not_json(origin, error))
-    if not resources:
-        return None, skipped
-    # Every line decoded in pass 1 was JSON; every line placed undecoded opens with "{".
-    shared = [orjson.loads(raw) for raw in catalogue.lines(group.medications)]
-    return screen_resources(group.key, [*resources, *shared], settings), skipped
+def screen_group(group: Group, settings: Settings, catalogue: MedicationCatalogue) -> Row | Refused:
+    """Screen one patient: their lines, then the shared Medications they name."""
+    lines = [*group.lines, *catalogue.lines(group.medications)]
+    # Each line was decoded once already in pass 1: it is JSON.
+    return screen_resources(group.key, [orjson.loads(raw) for raw in lines], settings)
 
 
 def screen_partition(
@@ -117,7 +96,7 @@ def screen_partition(
     limit: Limit,
     catalogue: MedicationCatalogue,
     gauge: Gauge,
-) -> Iterator[Screened]:
+) -> Iterator[Row | Refused]:
     for group in groups(partition, limit, gauge):
         yield screen_group(group, settings, catalogue)
 
@@ -130,7 +109,7 @@ def _start_worker(settings: Settings, limit: Limit, catalogue: Path) -> None:
     _WORKER.update(settings=settings, limit=limit, catalogue=MedicationCatalogue(catalogue))
 
 
-def _worker_task(partition: Partition) -> tuple[list[Screened], Gauge]:
+def _worker_task(partition: Partition) -> tuple[list[Row | Refused], Gauge]:
     settings = _WORKER["settings"]
     limit = _WORKER["limit"]
     catalogue = _WORKER["catalogue"]
@@ -146,7 +125,7 @@ def _screen_here(
     options: Options,
     catalogue: MedicationCatalogue,
     gauge: Gauge,
-) -> Iterator[list[Screened]]:
+) -> Iterator[list[Row | Refused]]:
     for part in parts:
         for result in screen_partition(part, settings, options.limit, catalogue, gauge):
             yield [result]
@@ -158,7 +137,7 @@ def _screen_in_workers(
     options: Options,
     catalogue: MedicationCatalogue,
     gauge: Gauge,
-) -> Iterator[list[Screened]]:
+) -> Iterator[list[Row | Refused]]:
     # spawn, not fork: the parent runs a progress thread, and a forked lock can hang a child.
     context = multiprocessing.get_context("spawn")
     with context.Pool(
@@ -189,7 +168,8 @@ def screen_export(
     gauge = Gauge()
     with tempfile.TemporaryDirectory(prefix="ketaclinic-cohort-", dir=options.scratch) as tmp:
         lines, size = _expected(files)
-        count = min(MAX_PARTITIONS, max(options.min_partitions, planned_count(lines, size, options.limit)))
+        planned = planned_count(lines, size, options.limit)
+        count = min(MAX_PARTITIONS, max(options.min_partitions, planned))
         into = Partitioner(Path(tmp) / "p", count)
         catalogue = MedicationCatalogue.create(Path(tmp) / "medications.sqlite")
         try:
@@ -200,18 +180,12 @@ def screen_export(
                 on_total(patients)
             screen = _screen_in_workers if options.workers > 1 else _screen_here
             for results in screen(parts, settings, options, catalogue, gauge):
-                done = 0
-                for result, skipped in results:
-                    for line in skipped:
-                        summary.skip(line)
-                    if result is None:
-                        continue
-                    done += 1
+                for result in results:
                     summary.add(result)
                     if isinstance(result, Row):
                         write(result)
                 if on_done is not None:
-                    on_done(done)
+                    on_done(len(results))
         finally:
             catalogue.close()
     summary.peak_lines, summary.peak_bytes = gauge.peak_lines, gauge.peak_bytes

@@ -85,8 +85,6 @@ class Group:
     key: str
     lines: list[bytes]
     medications: frozenset[str]
-    # Where each line was read ("file:number"), in the order of ``lines``.
-    origins: list[str] = field(default_factory=list)
 
 
 def _needed(lines: int, size: int, limit: Limit) -> int:
@@ -126,15 +124,15 @@ class Partitioner:
         self._lines = [0] * self.count
         self._sizes = [0] * self.count
 
-    def add(self, key: str, raw: bytes, medication: str | None = None, origin: str = "") -> None:
+    def add(self, key: str, raw: bytes, medication: str | None = None) -> None:
         slot = _slot(key, self.count, self.salt)
-        head = b"\t".join((_safe(key), (medication or "").encode(), _safe(origin)))
-        self._files[slot].write(head + b"\t" + raw + b"\n")
+        record = _safe(key) + b"\t" + (medication or "").encode() + b"\t" + raw + b"\n"
+        self._files[slot].write(record)
         self._lines[slot] += 1
         self._sizes[slot] += len(raw)
 
     def add_line(self, line: Line) -> None:
-        self.add(line.key, line.raw, line.medication, f"{line.file}:{line.number}")
+        self.add(line.key, line.raw, line.medication)
 
     def close(self) -> list[Partition]:
         for handle in self._files:
@@ -146,11 +144,11 @@ class Partitioner:
         ]
 
 
-def _records(path: Path) -> Iterator[tuple[str, str, str, bytes]]:
+def _records(path: Path) -> Iterator[tuple[str, str, bytes]]:
     with path.open("rb") as handle:
         for record in handle:
-            key, medication, origin, raw = record.rstrip(b"\n").split(b"\t", 3)
-            yield key.decode(), medication.decode(), origin.decode(), raw
+            key, medication, raw = record.rstrip(b"\n").split(b"\t", 2)
+            yield key.decode(), medication.decode(), raw
 
 
 def _split(partition: Partition, limit: Limit, depth: int) -> tuple[list[Partition], bool]:
@@ -159,8 +157,8 @@ def _split(partition: Partition, limit: Limit, depth: int) -> tuple[list[Partiti
     parts = Partitioner(partition.path.with_name(partition.path.name + f".{depth}"), count, depth)
     first: str | None = None
     several = False
-    for key, medication, origin, raw in _records(partition.path):
-        parts.add(key, raw, medication or None, origin)
+    for key, medication, raw in _records(partition.path):
+        parts.add(key, raw, medication or None)
         first = key if first is None else first
         several = several or key != first
     partition.path.unlink()
@@ -169,19 +167,17 @@ def _split(partition: Partition, limit: Limit, depth: int) -> tuple[list[Partiti
 
 def _read(partition: Partition, gauge: Gauge) -> Iterator[Group]:
     lines: dict[str, list[bytes]] = {}
-    origins: dict[str, list[str]] = {}
     medications: dict[str, set[str]] = {}
     size = 0
-    for held, (key, medication, origin, raw) in enumerate(_records(partition.path), 1):
+    for held, (key, medication, raw) in enumerate(_records(partition.path), 1):
         lines.setdefault(key, []).append(raw)
-        origins.setdefault(key, []).append(origin)
         if medication:
             medications.setdefault(key, set()).add(medication)
         size += len(raw)
         gauge.saw(held, size)
     partition.path.unlink()
     for key in sorted(lines):
-        yield Group(key, lines.pop(key), frozenset(medications.get(key, ())), origins.pop(key))
+        yield Group(key, lines.pop(key), frozenset(medications.get(key, ())))
 
 
 def groups(partition: Partition, limit: Limit, gauge: Gauge, depth: int = 0) -> Iterator[Group]:
