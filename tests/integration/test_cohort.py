@@ -403,6 +403,8 @@ def _spark_ready() -> str | None:
     return None
 
 
+# Starting a JVM and Spark on a loaded two-core machine took close to the default 120 s.
+@pytest.mark.timeout(300)
 def test_spark_and_local_engines_agree(tmp_path: Path) -> None:
     missing = _spark_ready()
     if missing is not None:
