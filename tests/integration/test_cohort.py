@@ -15,10 +15,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow.parquet as pq
 import pytest
 
 from ketaclinic import cli
+from ketaclinic.cohort.export_files import Line, read_file, read_slice, slices
 from ketaclinic.cohort.local_engine import Options, screen_export
 from ketaclinic.cohort.partitions import Gauge, Limit, Partition, Partitioner, groups, planned_count
 from ketaclinic.cohort.patient_rows import Row, Settings
@@ -166,6 +168,42 @@ def test_corrupt_lines_are_named_counted_and_skipped(export: Path, tmp_path: Pat
     assert 1 <= gz[0].line <= 60
     assert summary.lines_skipped == 6
     assert summary.skipped["not JSON"] == 2
+
+
+def test_slices_of_a_file_read_as_the_whole_file(tmp_path: Path) -> None:
+    """Cut anywhere, a file's slices give the reads of the whole file, with the same numbers:
+    a byte-order mark, blank lines, CRLF endings, a bad line, and a last line with no newline."""
+    path = tmp_path / "Condition.ndjson"
+    subject = '"subject":{"reference":"Patient/p1"}'
+    lines = [
+        '\ufeff{"resourceType":"Condition","id":"c1",' + subject + "}",
+        "",
+        '{"resourceType":"Condition","id":"c2",' + subject + "}\r",
+        "not json",
+        "   ",
+        '{"resourceType":"Condition","id":"c3",' + subject + "}",
+    ]
+    path.write_bytes("\n".join(lines).encode())
+    whole = list(read_file(path))
+    assert [getattr(r, "line", None) for r in whole] == [None, None, 4, None]
+    assert [orjson.loads(r.raw)["id"] for r in whole if isinstance(r, Line)] == ["c1", "c2", "c3"]
+    size = path.stat().st_size
+    for cut in range(1, size + 2):
+        parts = slices(path, cut)
+        # Contiguous, from the first byte to the end.
+        assert [p.start for p in parts[1:]] == [p.end for p in parts[:-1]]
+        assert (parts[0].start, parts[0].first, parts[-1].end) == (0, 1, None)
+        assert [r for part in parts for r in read_slice(part)] == whole, cut
+
+
+def test_workers_reading_slices_report_the_same_lines(export: Path, tmp_path: Path) -> None:
+    folder = _corrupt_copy(export, tmp_path / "bad")
+    one, summary_one = _run(folder)
+    two, summary_two = _run(folder, workers=2, slice_bytes=3_000)
+    assert list(two.items()) == list(one.items())
+    assert summary_two.skipped_shown == summary_one.skipped_shown
+    assert summary_two.skipped == summary_one.skipped
+    assert summary_two.ignored == summary_one.ignored
 
 
 def test_summary_printed_by_the_command(

@@ -158,19 +158,88 @@ def _open(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
+@dataclass(frozen=True)
+class Slice:
+    """The lines of one export file that start in bytes [start, end), the first of them line
+    number ``first``: a share of the reading one process can do while another reads the rest."""
+
+    path: Path
+    start: int = 0
+    end: int | None = None
+    first: int = 1
+
+
+# Bytes read at a time to count the lines before each cut.
+_BLOCK = 2**20
+
+
+def _line_numbers(path: Path, cuts: list[int]) -> list[int]:
+    """The number of the line starting at each cut (lines end with a newline byte)."""
+    numbers: list[int] = []
+    seen = offset = 0
+    with path.open("rb") as handle:
+        for cut in cuts:
+            while offset < cut:
+                block = handle.read(min(_BLOCK, cut - offset))
+                if not block:
+                    break
+                seen += block.count(b"\n")
+                offset += len(block)
+            numbers.append(seen + 1)
+    return numbers
+
+
+def slices(path: Path, size: int) -> list[Slice]:
+    """The file cut at the first line start after every ``size`` bytes; a gzip file, or one
+    that cannot be measured, is one slice (its reading reports what is wrong with it)."""
+    if path.name.endswith(".gz"):
+        return [Slice(path)]
+    try:
+        length = path.stat().st_size
+        cuts: list[int] = []
+        with path.open("rb") as handle:
+            for target in range(size, length, size):
+                handle.seek(target - 1)
+                handle.readline()
+                cut = handle.tell()
+                if cut < length and (not cuts or cut > cuts[-1]):
+                    cuts.append(cut)
+        numbers = _line_numbers(path, cuts)
+    except OSError:
+        return [Slice(path)]
+    starts = [(0, 1), *zip(cuts, numbers, strict=True)]
+    ends: list[int | None] = [*cuts, None]
+    return [
+        Slice(path, start, end, first) for (start, first), end in zip(starts, ends, strict=True)
+    ]
+
+
 def read_file(path: Path) -> Iterator[Read]:
     """Every line of one file, classified; blank lines are passed over."""
-    number = 0
+    return read_slice(Slice(path))
+
+
+def read_slice(part: Slice) -> Iterator[Read]:
+    """Every line of one slice of a file, classified; blank lines are passed over."""
+    name = part.path.name
+    number = part.first - 1
+    position = part.start
     try:
-        with _open(path) as handle:
-            for number, line in enumerate(handle, 1):
+        with _open(part.path) as handle:
+            if part.start:
+                handle.seek(part.start)
+            for line in handle:
+                if part.end is not None and position >= part.end:
+                    return
+                position += len(line)
+                number += 1
                 raw = line.strip()
                 if number == 1:
                     # A byte-order mark some exporters write at the start of a file.
                     raw = raw.removeprefix(b"\xef\xbb\xbf")
                 if raw:
-                    yield classify(raw, path.name, number)
+                    yield classify(raw, name, number)
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
-        yield Skipped(path.name, number + 1, f"gzip data ends or is corrupt here ({error})")
+        yield Skipped(name, number + 1, f"gzip data ends or is corrupt here ({error})")
     except OSError as error:
-        yield Skipped(path.name, number + 1, f"cannot read the file ({error})")
+        yield Skipped(name, number + 1, f"cannot read the file ({error})")

@@ -1,11 +1,12 @@
 """Screen a Bulk Data export on this machine, in one process or N, with bounded memory.
 
-Pass 1 (one process) reads every file once, classifies each line and appends it to a hash
-partition on disk. Pass 2 groups each partition by patient and screens every patient; with
-``workers`` > 1 the partitions are shared out among that many processes, each holding one
-partition at a time. Rows come out partition by partition, patients in key order within one;
-the number of partitions does not depend on the number of workers, so the same export and
-settings give the same file, in the same order, whatever the number of workers.
+Pass 1 reads every line once, classifies it and appends it to a hash partition on disk
+(placing.py); with ``workers`` > 1 the files are cut into slices that the workers read at the
+same time. Pass 2 groups each partition by patient and screens every patient; with ``workers``
+> 1 the partitions are shared out among the same processes, each holding one partition at a
+time. Rows come out partition by partition, patients in key order within one; the number of
+partitions does not depend on the number of workers, so the same export and settings give the
+same file, in the same order, whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -15,17 +16,11 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
-from ketaclinic.cohort.export_files import (
-    Catalogue,
-    Ignored,
-    Line,
-    Skipped,
-    export_files,
-    read_file,
-)
+from ketaclinic.cohort.export_files import Slice, export_files, slices
 from ketaclinic.cohort.medication_catalogue import MedicationCatalogue
 from ketaclinic.cohort.partitions import (
     MAX_PARTITIONS,
@@ -33,11 +28,11 @@ from ketaclinic.cohort.partitions import (
     Group,
     Limit,
     Partition,
-    Partitioner,
     groups,
     planned_count,
 )
 from ketaclinic.cohort.patient_rows import Refused, Row, Settings, screen_resources
+from ketaclinic.cohort.placing import Placed, gather, place_slice
 from ketaclinic.cohort.summary import Summary
 
 # Guesses used only to choose the number of partitions (a wrong guess costs a re-split).
@@ -46,6 +41,10 @@ GZIP_RATIO = 8
 # Partitions are at least this many whatever the workers, so that several workers share the
 # work evenly and the rows come out in one order.
 MIN_PARTITIONS = 16
+# With several workers, files are cut into about this many slices per worker (none smaller
+# than SMALLEST_SLICE), so that reading is shared out evenly too.
+SLICES_PER_WORKER = 4
+SMALLEST_SLICE = 4 * 2**20
 
 Progress = Callable[[int], None]
 
@@ -57,6 +56,8 @@ class Options:
     scratch: Path | None = None
     # The order of the rows depends on this and on the export only, never on ``workers``.
     min_partitions: int = MIN_PARTITIONS
+    # Bytes of a file one worker reads at a time in pass 1 (None: chosen from the export's size).
+    slice_bytes: int | None = None
 
 
 def _expected(files: list[Path]) -> tuple[int, int]:
@@ -64,23 +65,13 @@ def _expected(files: list[Path]) -> tuple[int, int]:
     return size // BYTES_PER_LINE, size
 
 
-def _partition(
-    files: list[Path], into: Partitioner, summary: Summary, catalogue: MedicationCatalogue
-) -> int:
-    """Pass 1: every line to its partition; the number of Patient lines."""
-    patients = 0
-    for path in files:
-        for read in read_file(path):
-            if isinstance(read, Line):
-                into.add_line(read)
-                patients += read.kind == "Patient"
-            elif isinstance(read, Skipped):
-                summary.skip(read)
-            elif isinstance(read, Catalogue):
-                catalogue.add(read.ref, read.raw)
-            elif isinstance(read, Ignored):
-                summary.ignored[read.kind] += 1
-    return patients
+def _slices(files: list[Path], size: int, options: Options) -> list[Slice]:
+    if options.workers == 1:
+        return [Slice(path) for path in files]
+    share = options.slice_bytes or max(
+        SMALLEST_SLICE, size // (SLICES_PER_WORKER * options.workers)
+    )
+    return [part for path in files for part in slices(path, share)]
 
 
 def screen_group(group: Group, settings: Settings, catalogue: MedicationCatalogue) -> Row | Refused:
@@ -101,53 +92,79 @@ def screen_partition(
         yield screen_group(group, settings, catalogue)
 
 
-# Set in each worker process by ``_start_worker``: sent once, not with every partition.
-_WORKER: dict[str, object] = {}
+@dataclass
+class _Work:
+    """One run's settings, in the main process or sent once to each worker."""
+
+    settings: Settings
+    limit: Limit
+    catalogue_path: Path
+    _catalogue: MedicationCatalogue | None = None
+
+    @property
+    def catalogue(self) -> MedicationCatalogue:
+        # Opened at the first screening: it is complete only once pass 1 has ended.
+        if self._catalogue is None:
+            self._catalogue = MedicationCatalogue(self.catalogue_path)
+        return self._catalogue
+
+    def place(self, task: tuple[Slice, Path, int]) -> Placed:
+        return place_slice(*task)
+
+    def screen(self, partition: Partition) -> tuple[list[Row | Refused], Gauge]:
+        gauge = Gauge()
+        results = screen_partition(partition, self.settings, self.limit, self.catalogue, gauge)
+        return list(results), gauge
+
+    def close(self) -> None:
+        if self._catalogue is not None:
+            self._catalogue.close()
 
 
-def _start_worker(settings: Settings, limit: Limit, catalogue: Path) -> None:
-    _WORKER.update(settings=settings, limit=limit, catalogue=MedicationCatalogue(catalogue))
+# Set in each worker process by ``_start_worker``.
+_WORKER: list[_Work] = []
 
 
-def _worker_task(partition: Partition) -> tuple[list[Row | Refused], Gauge]:
-    settings = _WORKER["settings"]
-    limit = _WORKER["limit"]
-    catalogue = _WORKER["catalogue"]
-    assert isinstance(settings, Settings) and isinstance(limit, Limit)
-    assert isinstance(catalogue, MedicationCatalogue)
-    gauge = Gauge()
-    return list(screen_partition(partition, settings, limit, catalogue, gauge)), gauge
+def _start_worker(work: _Work) -> None:
+    _WORKER.append(work)
 
 
-def _screen_here(
-    parts: list[Partition],
-    settings: Settings,
-    options: Options,
-    catalogue: MedicationCatalogue,
-    gauge: Gauge,
-) -> Iterator[list[Row | Refused]]:
-    for part in parts:
-        for result in screen_partition(part, settings, options.limit, catalogue, gauge):
-            yield [result]
+def _place_task(task: tuple[Slice, Path, int]) -> Placed:
+    return _WORKER[0].place(task)
 
 
-def _screen_in_workers(
-    parts: list[Partition],
-    settings: Settings,
-    options: Options,
-    catalogue: MedicationCatalogue,
-    gauge: Gauge,
-) -> Iterator[list[Row | Refused]]:
-    # spawn, not fork: the parent runs a progress thread, and a forked lock can hang a child.
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(
-        options.workers,
-        initializer=_start_worker,
-        initargs=(settings, options.limit, catalogue.path),
-    ) as pool:
-        for results, seen in pool.imap(_worker_task, parts):
-            gauge.saw(seen.peak_lines, seen.peak_bytes)
-            yield results
+def _screen_task(partition: Partition) -> tuple[list[Row | Refused], Gauge]:
+    return _WORKER[0].screen(partition)
+
+
+class _Here:
+    """The pool's two maps, in this process."""
+
+    def __init__(self, work: _Work) -> None:
+        self.work = work
+
+    def place(self, tasks: list[tuple[Slice, Path, int]]) -> Iterator[Placed]:
+        return map(self.work.place, tasks)
+
+    def screen(self, parts: list[Partition]) -> Iterator[tuple[list[Row | Refused], Gauge]]:
+        # One patient at a time, so that progress moves patient by patient.
+        for part in parts:
+            gauge = Gauge()
+            for result in screen_partition(
+                part, self.work.settings, self.work.limit, self.work.catalogue, gauge
+            ):
+                yield [result], gauge
+
+
+class _Workers:
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    def place(self, tasks: list[tuple[Slice, Path, int]]) -> Iterator[Placed]:
+        return iter(self.pool.imap(_place_task, tasks))
+
+    def screen(self, parts: list[Partition]) -> Iterator[tuple[list[Row | Refused], Gauge]]:
+        return iter(self.pool.imap(_screen_task, parts))
 
 
 def screen_export(
@@ -170,16 +187,25 @@ def screen_export(
         lines, size = _expected(files)
         planned = planned_count(lines, size, options.limit)
         count = min(MAX_PARTITIONS, max(options.min_partitions, planned))
-        into = Partitioner(Path(tmp) / "p", count)
         catalogue = MedicationCatalogue.create(Path(tmp) / "medications.sqlite")
+        work = _Work(settings, options.limit, catalogue.path)
+        tasks = [
+            (part, Path(tmp) / f"slice-{i:05d}", count)
+            for i, part in enumerate(_slices(files, size, options))
+        ]
+        # spawn, not fork: the parent runs a progress thread, and a forked lock can hang a child.
+        context = multiprocessing.get_context("spawn")
+        pool = None
         try:
-            patients = _partition(files, into, summary, catalogue)
-            parts = into.close()
+            if options.workers > 1:
+                pool = context.Pool(options.workers, initializer=_start_worker, initargs=(work,))
+            run: _Here | _Workers = _Here(work) if pool is None else _Workers(pool)
+            gathered = gather(run.place(tasks), count, summary, catalogue)
             catalogue.seal()
             if on_total is not None:
-                on_total(patients)
-            screen = _screen_in_workers if options.workers > 1 else _screen_here
-            for results in screen(parts, settings, options, catalogue, gauge):
+                on_total(gathered.patients)
+            for results, seen in run.screen(gathered.partitions):
+                gauge.saw(seen.peak_lines, seen.peak_bytes)
                 for result in results:
                     summary.add(result)
                     if isinstance(result, Row):
@@ -187,6 +213,10 @@ def screen_export(
                 if on_done is not None:
                     on_done(len(results))
         finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+            work.close()
             catalogue.close()
     summary.peak_lines, summary.peak_bytes = gauge.peak_lines, gauge.peak_bytes
     return summary

@@ -75,6 +75,16 @@ class Partition:
     path: Path
     lines: int
     size: int
+    # The same slot written by other readers of the export (read after ``path``, in order).
+    others: tuple[Path, ...] = ()
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        return (self.path, *self.others)
+
+    def remove(self) -> None:
+        for path in self.paths:
+            path.unlink()
 
     def over(self, limit: Limit) -> bool:
         return self.lines > limit.cap_lines or self.size > limit.cap_bytes
@@ -143,20 +153,32 @@ class Partitioner:
         self.add(line.key, line.raw, line.medication)
 
     def close(self) -> list[Partition]:
+        return list(self.close_slots().values())
+
+    def close_slots(self) -> dict[int, Partition]:
+        """The partitions written, by slot (the empty ones are left out)."""
         for handle in self._files:
             handle.close()
-        return [
-            Partition(self.folder / f"part-{i:04d}", self._lines[i], self._sizes[i])
+        return {
+            i: Partition(self.folder / f"part-{i:04d}", self._lines[i], self._sizes[i])
             for i in range(self.count)
             if self._lines[i]
-        ]
+        }
 
 
-def _records(path: Path) -> Iterator[tuple[str, str, bytes]]:
-    with path.open("rb") as handle:
-        for record in handle:
-            key, medication, raw = record.rstrip(b"\n").split(b"\t", 2)
-            yield key.decode(), medication.decode(), raw
+def joined(parts: list[Partition]) -> Partition:
+    """One partition of the same slot written by several readers, read in their order."""
+    paths = [path for part in parts for path in part.paths]
+    lines = sum(part.lines for part in parts)
+    return Partition(paths[0], lines, sum(part.size for part in parts), tuple(paths[1:]))
+
+
+def _records(partition: Partition) -> Iterator[tuple[str, str, bytes]]:
+    for path in partition.paths:
+        with path.open("rb") as handle:
+            for record in handle:
+                key, medication, raw = record.rstrip(b"\n").split(b"\t", 2)
+                yield key.decode(), medication.decode(), raw
 
 
 def _split(partition: Partition, limit: Limit, depth: int) -> tuple[list[Partition], bool]:
@@ -165,11 +187,11 @@ def _split(partition: Partition, limit: Limit, depth: int) -> tuple[list[Partiti
     parts = Partitioner(partition.path.with_name(partition.path.name + f".{depth}"), count, depth)
     first: str | None = None
     several = False
-    for key, medication, raw in _records(partition.path):
+    for key, medication, raw in _records(partition):
         parts.add(key, raw, medication or None)
         first = key if first is None else first
         several = several or key != first
-    partition.path.unlink()
+    partition.remove()
     return parts.close(), not several
 
 
@@ -177,13 +199,13 @@ def _read(partition: Partition, gauge: Gauge) -> Iterator[Group]:
     lines: dict[str, list[bytes]] = {}
     medications: dict[str, set[str]] = {}
     size = 0
-    for held, (key, medication, raw) in enumerate(_records(partition.path), 1):
+    for held, (key, medication, raw) in enumerate(_records(partition), 1):
         lines.setdefault(key, []).append(raw)
         if medication:
             medications.setdefault(key, set()).add(medication)
         size += len(raw)
         gauge.saw(held, size)
-    partition.path.unlink()
+    partition.remove()
     for key in sorted(lines):
         yield Group(key, lines.pop(key), frozenset(medications.get(key, ())))
 

@@ -49,6 +49,13 @@ class Summary:
         if len(self.skipped_shown) < KEEP:
             self.skipped_shown.append(skipped)
 
+    def add_reading(self, other: Summary) -> None:
+        """What another reader of the export (a later slice of it) skipped and passed over."""
+        self.skipped.update(other.skipped)
+        room = KEEP - len(self.skipped_shown)
+        self.skipped_shown.extend(other.skipped_shown[: max(room, 0)])
+        self.ignored.update(other.ignored)
+
     @property
     def lines_skipped(self) -> int:
         return sum(self.skipped.values())
