@@ -301,6 +301,11 @@ JSON_SCALARS = st.one_of(
             "2026-01-01T24:00:00Z",
             "2026-01-01T10:00:00+14:01",
             "2016-12-31T23:59:60Z",
+            "2026-01-01TT10:00:00Z",
+            "2026-01-01T",
+            "2026-01T10:00:00Z",
+            "2026-02-29T10:00:00Z",
+            "2026-01-01T10:00:00Z ",
             "not a date",
             "final",
             "Patient/p1",
@@ -368,9 +373,10 @@ def _at(value: Any, path: tuple[Any, ...]) -> Any:
 
 
 @st.composite
-def mutated(draw: st.DrawFn) -> Resource:
-    """A valid resource with one to three things wrong (or, by chance, still right)."""
-    resource: Resource = copy.deepcopy(draw(VALID))
+def mutated(draw: st.DrawFn, base: Resource | None = None) -> Resource:
+    """A valid resource (``base``, else any) with one to three things wrong (or, by chance,
+    still right)."""
+    resource: Resource = copy.deepcopy(draw(VALID) if base is None else base)
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(list(_places(resource))))
         how = draw(st.sampled_from(["replace", "rename", "delete", "add", "wrap", "unwrap"]))
@@ -413,6 +419,20 @@ def test_the_fast_path_never_accepts_what_r4b_refuses(resource: Resource) -> Non
         assert r4b_accepts(resource), orjson.dumps(resource).decode()
 
 
+@SETTINGS
+@given(VALID, st.data())
+def test_a_near_miss_of_a_resource_just_proven_is_not_proven_unless_r4b_accepts_it(
+    resource: Resource, data: st.DataObject
+) -> None:
+    """The fast check keeps answers by text (codes, days, times of day, element names, the joint
+    text of codes and quantities): judging the valid resource first seeds them with its own
+    parts, so that its near miss is judged against what was kept from it."""
+    assert surely_valid(resource)
+    wrong = data.draw(mutated(resource))
+    if surely_valid(wrong):
+        assert r4b_accepts(wrong), orjson.dumps(wrong).decode()
+
+
 @pytest.mark.parametrize(
     "mutation",
     [
@@ -426,10 +446,23 @@ def test_the_fast_path_never_accepts_what_r4b_refuses(resource: Resource) -> Non
         (("status",), " final"),
         (("id",), "o_1"),
         (("performer",), {"reference": "Organization/lab"}),
+        # A day and a time of day each proven before (RICH[4] and below), never both valid.
+        (("effectiveDateTime",), "2026-02-30T07:45:00.5Z"),
+        (("effectiveDateTime",), "2026-09-01T24:00:00Z"),
+        (("effectiveDateTime",), "2026-09-01T12:00:00"),
+        (("issued",), "2026-09-01"),
+        (("issued",), "2026-09-01TT12:00:00Z"),
+        # Near misses of the joint text of code and quantity, and of the element names.
+        (("valueQuantity", "value"), [31.5]),
+        (("valueQuantity", "code"), " U/L"),
+        (("code", "coding"), [{"system": "http://loinc.org", "code": "1742-6 "}]),
+        (("valueString",), "31.5"),
     ],
 )
 def test_r4b_refusals_are_left_to_r4b(mutation: tuple[tuple[Any, ...], Any]) -> None:
     path, value = mutation
+    assert surely_valid(RICH[4])
+    assert surely_valid({**RICH[4], "effectiveDateTime": "2026-02-28T12:00:00Z"})
     resource = copy.deepcopy(RICH[4])
     _at(resource, path[:-1])[path[-1]] = value
     assert not r4b_accepts(resource)

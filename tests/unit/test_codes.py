@@ -5,11 +5,13 @@ Expected memberships are read from the spec's tables by hand.
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from ketaclinic.clinical import codes
 from ketaclinic.clinical.codes import ValueSet, icd10_matches, matches
-from ketaclinic.clinical.facts import ICD10, LOINC, RXNORM, SNOMED, Coding
+from ketaclinic.clinical.facts import ICD10, LOINC, RXNORM, SNOMED, Coding, Condition
 
 
 def icd(code: str) -> tuple[Coding, ...]:
@@ -253,3 +255,35 @@ def test_known_codes_cover_the_spec_examples() -> None:
         assert code in codes.KNOWN_SNOMED
     assert {"5880005", "24484000"} <= codes.KNOWN_SNOMED
     assert {"85354-9", "8480-6", "44260-8", "2118-8", "82810-3", "11524-6"} <= codes.KNOWN_LOINC
+
+
+def test_conditions_grouped_by_set_keep_the_record_order_and_the_active_ones() -> None:
+    mi_code = Condition("Condition/1", (Coding(ICD10, "I21.4"),), clinical_status="resolved")
+    mdd = Condition("Condition/2", (Coding(ICD10, "F33.2"),))
+    mi_concept = Condition("Condition/3", (Coding(SNOMED, "22298006"),))
+    unknown = Condition("Condition/4", (Coding(SNOMED, "999999999"),))
+    grouped = codes.ConditionsBySet((mi_code, mdd, mi_concept, unknown))
+    assert list(grouped.matching(codes.MYOCARDIAL_INFARCTION)) == [mi_code, mi_concept]
+    on = date(2026, 11, 1)
+    assert list(grouped.matching(codes.MYOCARDIAL_INFARCTION, active_on=on)) == [mi_concept]
+    assert list(grouped.matching(codes.MDD)) == [mdd]
+    assert list(grouped.matching(codes.PREGNANCY)) == []
+    assert grouped.held >= {codes.MDD.name, codes.MYOCARDIAL_INFARCTION.name}
+    assert codes.PREGNANCY.name not in grouped.held
+    # A set outside the engine's tables is matched condition by condition, as ``matches`` does.
+    local = ValueSet("local depression list", icd10=("F33.2",))
+    assert list(grouped.matching(local)) == [mdd]
+
+
+def test_coded_names_refuses_a_set_that_reads_words() -> None:
+    with pytest.raises(ValueError, match="not a value set read by code alone"):
+        codes.coded_names(codes.KETAMINE)
+
+
+def test_the_grouping_is_always_of_the_conditions_given() -> None:
+    mdd = (Condition("Condition/1", (Coding(ICD10, "F33.2"),)),)
+    infarction = (Condition("Condition/2", (Coding(ICD10, "I21.4"),)),)
+    assert list(codes.grouped(mdd).matching(codes.MDD)) == list(mdd)
+    assert list(codes.grouped(infarction).matching(codes.MDD)) == []
+    assert list(codes.grouped(infarction).matching(codes.MYOCARDIAL_INFARCTION)) == list(infarction)
+    assert list(codes.grouped(mdd).matching(codes.MYOCARDIAL_INFARCTION)) == []

@@ -718,3 +718,38 @@ def test_every_finding_names_a_source() -> None:
     for f in run(rec):
         assert f.source
         assert f.message
+
+
+# --- Observations carrying several codes (the screening looks them up by code, issue 8) ----
+
+
+def test_an_egfr_carrying_two_egfr_codes_is_one_reading() -> None:
+    both = Observation("Observation/e", ("33914-3", "62238-1"), at(days_ago(5)), value=40)
+    found = one(run(record(observations=(CALM, both))), "renal_impairment")
+    assert found.evidence == ("Observation/e",)
+    assert found.message.count("Observation/e") == 1
+
+
+def test_an_item_9_whose_code_is_written_twice_is_one_reading() -> None:
+    twice = Observation("Observation/q", ("44260-8", "44260-8"), at(days_ago(5)), value=2)
+    found = one(run(record(observations=(CALM, twice))), "active_suicidality")
+    assert found.evidence == ("Observation/q",)
+    assert found.message.count("Observation/q") == 1
+
+
+def test_the_latest_of_two_egfr_codes_decides_whichever_code_it_carries() -> None:
+    older_low = Observation("Observation/e1", ("33914-3",), at(days_ago(20)), value=40)
+    newer_normal = Observation("Observation/e2", ("62238-1",), at(days_ago(5)), value=75)
+    assert run(record(observations=(CALM, older_low, newer_normal))) == []
+    assert run(record(observations=(CALM, newer_normal, older_low))) == []
+
+
+def test_a_panel_with_another_code_still_gives_its_reading() -> None:
+    # Any observation with systolic/diastolic components is a reading, whatever its own code.
+    panel = Observation(
+        "Observation/p",
+        ("9279-1",),
+        at(days_ago(3)),
+        components=(Component("8480-6", 150), Component("8462-4", 85)),
+    )
+    assert ids(run(record(observations=(panel,)))) == {("elevated_blood_pressure", "relative")}

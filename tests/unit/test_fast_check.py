@@ -241,6 +241,17 @@ def test_deep_nesting_is_not_an_error() -> None:
     assert surely_valid({"resourceType": "Patient", "extension": [extension]}) is False
 
 
+def test_extensions_nested_as_deep_as_json_is_read_are_proven() -> None:
+    """R4B fails on extensions nested 500 deep (a RecursionError, not a refusal), so such a
+    valid resource must be proven here: one level of Python's recursion per level of nesting
+    (the fuzzed bundles nest 505 extensions, near orjson's limit of 1,024 JSON levels)."""
+    extension: dict[str, Any] = {"url": "http://x", "valueString": "y"}
+    for _ in range(505):
+        extension = {"url": "http://x", "extension": [extension]}
+    assert surely_valid({"resourceType": "Patient", "extension": [extension]})
+    assert surely_valid({**MINIMAL[2], "extension": [extension]})
+
+
 def test_answers_kept_for_repeated_values_stay_right_and_bounded() -> None:
     """A population repeats its codes, so the answer for a CodeableConcept is kept by its JSON
     text: the same text gets the same answer, a near miss its own, and at most 4,096 answers
@@ -257,3 +268,72 @@ def test_answers_kept_for_repeated_values_stay_right_and_bounded() -> None:
     assert surely_valid({**OBSERVATION, "code": again})
     kept = [len(s.answers) for s in fast_check._SHAPES.values() if s.answers is not None]
     assert kept and max(kept) <= 4_096
+
+
+def test_answers_kept_for_repeated_strings_stay_right() -> None:
+    """Codes, systems and days are judged once per text and the answer kept by the text: the
+    same text gets the same answer, whatever was judged before it."""
+    for status in ("final", "final ", "final", "fi  nal", "amended"):
+        assert surely_valid(_with(("status",), status)) is (status in ("final", "amended"))
+    for day in ("2024-02-29", "2025-02-29", "2024-02-29", "2025-02-29", "2025-02-28"):
+        assert surely_valid(_with(("effectiveDateTime",), day)) is (day != "2025-02-29")
+    for system in ("http://loinc.org", "http://loinc.org ", "http://loinc.org"):
+        proven = surely_valid(_with(("code", "coding", 0, "system"), system))
+        assert proven is (system == "http://loinc.org")
+
+
+@pytest.mark.parametrize(
+    ("seen", "value", "proven"),
+    [
+        # A day and a time of day each seen before, in other dateTimes: a new dateTime of both.
+        (["2026-10-01T08:30:00Z", "2026-10-05T11:00:00+02:00"], "2026-10-01T11:00:00+02:00", True),
+        # A known time of day on an impossible day, a known day with an impossible time.
+        (["2026-10-01T08:30:00Z"], "2026-02-30T08:30:00Z", False),
+        (["2026-10-01T08:30:00Z"], "2026-10-01T24:00:00Z", False),
+        (["2026-10-01T08:30:00Z"], "2026-10-01T08:30:00+14:01", False),
+        # The parts must be a whole day and a whole time of day, with nothing between them.
+        (["2026-10-01T08:30:00Z"], "2026-10-1T08:30:00Z", False),
+        (["2026-10-01T08:30:00Z"], "2026-10-01TT08:30:00Z", False),
+        (["2026-10-01T08:30:00Z"], "2026-10-01T", False),
+        (["2026-10-01T08:30:00Z", "2026-10"], "2026-10T08:30:00Z", False),
+    ],
+)
+def test_date_times_are_judged_by_day_and_time_of_day(
+    seen: list[str], value: str, proven: bool
+) -> None:
+    for earlier in seen:
+        assert surely_valid(_with(("effectiveDateTime",), earlier))
+    assert surely_valid(_with(("effectiveDateTime",), value)) is proven
+    assert surely_valid(_with(("issued",), value)) is proven
+
+
+def test_the_same_layout_with_other_values_is_judged_again() -> None:
+    """The element names of an object are judged once (known, required, one of each choice);
+    the values of each object are still judged, each time."""
+    assert surely_valid(OBSERVATION)
+    assert not surely_valid(_with(("id",), "o_1"))
+    assert not surely_valid(_with(("status",), 5))
+    assert not surely_valid(_with(("subject",), {"reference": ""}))
+    without_status = {k: v for k, v in OBSERVATION.items() if k != "status"}
+    assert not surely_valid(without_status)
+    # The same names in another order: another layout, allowed as well.
+    assert surely_valid({**without_status, "status": "final"})
+    two_values = {**OBSERVATION, "valueString": "72"}
+    assert not surely_valid(two_values)
+    assert not surely_valid(two_values)
+
+
+def test_the_codes_and_quantity_of_an_observation_are_judged_together_and_alone() -> None:
+    """Code, category and quantity are answered by their joint JSON text: a near miss in any
+    one of them is a new text, judged and refused."""
+    category = [{"coding": [{"system": "http://example.org/cat", "code": "vital-signs"}]}]
+    base = {**OBSERVATION, "category": category}
+    assert surely_valid(base)
+    assert surely_valid(base)
+    assert not surely_valid({**base, "valueQuantity": {"value": True, "unit": "/min"}})
+    assert not surely_valid({**base, "valueQuantity": {"value": "72", "unit": "/min"}})
+    assert surely_valid({**base, "valueQuantity": {"value": 72.0, "unit": "/min"}})
+    assert not surely_valid({**base, "category": category[0]})
+    assert not surely_valid({**base, "category": [{"coding": [{"code": "vital signs "}]}]})
+    assert not surely_valid({**base, "code": {"coding": []}})
+    assert surely_valid(base)

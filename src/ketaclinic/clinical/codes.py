@@ -21,11 +21,13 @@ lower-case so that the literal ``X`` placeholder of real codes is never taken fo
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from datetime import date
+from functools import cache, lru_cache
 
-from ketaclinic.clinical.facts import ICD10, RXNORM, SNOMED, Coding
+from ketaclinic.clinical.facts import ICD10, RXNORM, SNOMED, Coding, Condition
+from ketaclinic.clinical.view import is_active
 
 SPEC = "spec/screening.md"
 
@@ -955,6 +957,97 @@ KNOWN_LOINC: frozenset[str] = frozenset(
         ECG,
     }
 )
+
+
+# --- A record's conditions by value set ------------------------------------------------------
+# A screening asks of every condition whether it is in some thirty sets, and a population repeats
+# the same few hundred codings. Matching every condition against every set, rule by rule, was the
+# largest part of screening (bench/cohort.py profile, issue 8). So the sets that hold a list of
+# codings are worked out once per distinct list (kept, bounded), and a record's conditions are
+# grouped by set once, so that each rule is one look-up. Only sets read by code alone are grouped:
+# a set that also reads phrases depends on the text, and is matched as before.
+CODED_SETS: tuple[ValueSet, ...] = tuple(vs for vs in _VALUE_SETS if not vs.words)
+_CODED_BY_NAME: dict[str, ValueSet] = {vs.name: vs for vs in CODED_SETS}
+if len(_CODED_BY_NAME) != len(CODED_SETS):
+    raise ValueError("value sets read by code must have distinct names")
+
+
+@lru_cache(maxsize=16384)
+def _sets_holding(key: tuple[tuple[str, str], ...]) -> frozenset[str]:
+    codings = [Coding(system, code) for system, code in key]
+    return frozenset(vs.name for vs in CODED_SETS if any(vs.has(c) for c in codings))
+
+
+def sets_holding(codings: Sequence[Coding]) -> frozenset[str]:
+    """Names of the sets of ``CODED_SETS`` that hold any of ``codings`` (as ``matches`` says).
+
+    Keyed by (system, code) alone, which is all that ``ValueSet.has`` reads.
+    """
+    if len(codings) == 1:  # the usual case, without building a list first
+        return _sets_holding(((codings[0].system, codings[0].code),))
+    return _sets_holding(tuple([(c.system, c.code) for c in codings]))
+
+
+def coded_names(*value_sets: ValueSet) -> frozenset[str]:
+    """The names of ``value_sets``, each of which must be one of ``CODED_SETS`` (checked), for
+    testing ``ConditionsBySet.held`` in one step."""
+    for vs in value_sets:
+        if _CODED_BY_NAME.get(vs.name) is not vs:
+            raise ValueError(f"{vs.name!r} is not a value set read by code alone")
+    return frozenset(vs.name for vs in value_sets)
+
+
+class ConditionsBySet:
+    """One record's conditions grouped by the value sets that hold them, in the record's order."""
+
+    def __init__(self, conditions: Iterable[Condition]) -> None:
+        self._conditions = tuple(conditions)
+        self._by_name: dict[str, list[Condition]] = {}
+        for c in self._conditions:
+            for name in sets_holding(c.codings):
+                self._by_name.setdefault(name, []).append(c)
+        # Names of the sets of CODED_SETS that hold at least one condition: a rule whose sets are
+        # not among them (``coded_names``) can stop at once, as most rules do for most records.
+        self.held = frozenset(self._by_name)
+
+    def matching(
+        self, value_set: ValueSet, *, active_on: date | None = None
+    ) -> Sequence[Condition]:
+        """The conditions ``matches(value_set, c.codings, c.text)`` holds for, in order; only
+        those active on ``active_on`` (``view.is_active``) when it is given."""
+        if _CODED_BY_NAME.get(value_set.name) is value_set:
+            found: Sequence[Condition] = self._by_name.get(value_set.name, ())
+        else:
+            found = [c for c in self._conditions if matches(value_set, c.codings, c.text)]
+        if not found or active_on is None:
+            return found
+        return [c for c in found if is_active(c, active_on)]
+
+
+class _LastGrouped:
+    """The conditions last grouped and their grouping, as one pair (see ``grouped``)."""
+
+    pair: tuple[tuple[Condition, ...], ConditionsBySet] | None = None
+
+
+_LAST_GROUPED = _LastGrouped()
+
+
+def grouped(conditions: tuple[Condition, ...]) -> ConditionsBySet:
+    """``conditions`` grouped by value set: the same object again for the same tuple.
+
+    A screening groups one record's conditions for its indications and again for its
+    contraindications, and the as-of view hands both the same tuple, so the second grouping is
+    the first one (issue 8). Only the last pair is kept; it holds the tuple, so that identity is
+    never reused while it is compared, and it is replaced in one assignment, so another thread
+    sees the old pair or the new one, never half of each.
+    """
+    pair = _LAST_GROUPED.pair
+    if pair is not None and pair[0] is conditions:
+        return pair[1]
+    found = ConditionsBySet(conditions)
+    _LAST_GROUPED.pair = (conditions, found)
+    return found
 
 
 def first_label(codings: Sequence[Coding], text: str | None = None) -> str:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import calendar
 import functools
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from ketaclinic.clinical import codes, medications
 from ketaclinic.clinical.codes import ValueSet
@@ -31,12 +33,65 @@ def number(value: float) -> str:
     return f"{value:g}"
 
 
+# --- The record, looked up once ----
+
+
+class _Chart:
+    """The as-of record with its conditions grouped by value set and its observations by code.
+
+    Built once per screening: each of the twenty rules used to scan every condition and every
+    observation, and those scans were most of the screening's time (bench/cohort.py, issue 8).
+    Every look-up gives the facts in the record's order, so what the rules find is unchanged.
+    """
+
+    def __init__(self, record: Record, as_of: date) -> None:
+        self.conditions = codes.grouped(record.conditions)
+        self.record = record
+        self.as_of = as_of
+        self._observations = record.observations
+        self._by_code: defaultdict[str, list[Observation]] = defaultdict(list)
+        self._with_components: list[Observation] = []
+        for o in record.observations:
+            # An observation is listed once under each of its codes, even one written twice.
+            for code in o.codes if len(o.codes) == 1 else dict.fromkeys(o.codes):
+                self._by_code[code].append(o)
+            if o.components:
+                self._with_components.append(o)
+
+    def observations(
+        self, wanted: frozenset[str], *, components: bool = False
+    ) -> Sequence[Observation]:
+        """Observations carrying any of the ``wanted`` codes (or, with ``components``, any
+        component), each once and in the record's order."""
+        present = wanted.intersection(self._by_code)
+        if components and self._with_components:
+            if not present:
+                return self._with_components
+            # Both: an observation may have components and a wanted code, so read in order.
+            return [o for o in self._observations if o.components or not wanted.isdisjoint(o.codes)]
+        if not present:
+            return ()
+        if len(present) == 1:
+            return self._by_code[next(iter(present))]
+        # Several codes: one observation may carry two of them, so the record is read in order.
+        return [o for o in self._observations if not wanted.isdisjoint(o.codes)]
+
+    def mentions(self, value_set: ValueSet, tests: frozenset[str] = frozenset()) -> bool:
+        """Whether a condition is in ``value_set`` (one of ``_RULE_SETS``) or an observation
+        carries one of the ``tests`` codes: a rule reading nothing else has nothing to say when
+        neither is in the record, as for most records, and stops there."""
+        return value_set.name in self.conditions.held or not tests.isdisjoint(self._by_code)
+
+
 # --- Blood pressure ----
 
 
-@dataclass(frozen=True)
-class BloodPressureReading:
-    """One reading. A half recorded alone counts for its own rules (systolic or diastolic)."""
+class BloodPressureReading(NamedTuple):
+    """One reading. A half recorded alone counts for its own rules (systolic or diastolic).
+
+    A named tuple (immutable like a frozen dataclass, and three times quicker to build): every
+    patient screened has a few (bench/cohort.py, issue 8).
+    """
 
     when: Moment
     systolic: float | None
@@ -70,13 +125,16 @@ def blood_pressure_readings(observations: Sequence[Observation]) -> list[BloodPr
     for o in observations:
         if o.when is None:
             continue
-        parts = {c.code: c.value for c in o.components if c.value is not None}
-        if codes.SYSTOLIC in parts or codes.DIASTOLIC in parts:
-            readings.append(
-                BloodPressureReading(
-                    o.when, parts.get(codes.SYSTOLIC), parts.get(codes.DIASTOLIC), (o.ref,)
-                )
-            )
+        # The panel's halves, the last written of each as a dict of the components would keep.
+        systolic_part: float | None = None
+        diastolic_part: float | None = None
+        for c in o.components:
+            if c.value is not None and c.code == codes.SYSTOLIC:
+                systolic_part = c.value
+            elif c.value is not None and c.code == codes.DIASTOLIC:
+                diastolic_part = c.value
+        if systolic_part is not None or diastolic_part is not None:
+            readings.append(BloodPressureReading(o.when, systolic_part, diastolic_part, (o.ref,)))
         elif o.value is not None and codes.SYSTOLIC in o.codes:
             systolic_alone.setdefault(o.when.at, (o.when, o.value, o.ref))
         elif o.value is not None and codes.DIASTOLIC in o.codes:
@@ -98,16 +156,24 @@ def _within(day: date, as_of: date, days: int) -> bool:
     return 0 <= (as_of - day).days <= days
 
 
-def _blood_pressure(record: Record, as_of: date, policy: Policy) -> list[Finding]:
-    bp = policy.blood_pressure
+_SEPARATE_HALVES = frozenset({codes.SYSTOLIC, codes.DIASTOLIC})
+
+
+def _limits(systolic: float, diastolic: float) -> Callable[[], str]:
+    return lambda: f"{number(systolic)}/{number(diastolic)}"
+
+
+def _blood_pressure(chart: _Chart, policy: Policy) -> list[Finding]:
+    bp, as_of = policy.blood_pressure, chart.as_of
+    # Only observations that can hold a reading are read: the others add nothing to it.
+    candidates = chart.observations(_SEPARATE_HALVES, components=True)
     recent = [
-        r
-        for r in blood_pressure_readings(record.observations)
-        if _within(r.when.day, as_of, bp.window_days)
+        r for r in blood_pressure_readings(candidates) if _within(r.when.day, as_of, bp.window_days)
     ]
-    crisis = _matching(record.conditions, codes.HYPERTENSIVE_CRISIS, as_of, active=True)
-    uncontrolled = f"{number(bp.uncontrolled_systolic)}/{number(bp.uncontrolled_diastolic)}"
-    elevated = f"{number(bp.elevated_systolic)}/{number(bp.elevated_diastolic)}"
+    crisis = chart.conditions.matching(codes.HYPERTENSIVE_CRISIS, active_on=chart.as_of)
+    # The limits as written in messages are formatted only when a message is written.
+    uncontrolled = _limits(bp.uncontrolled_systolic, bp.uncontrolled_diastolic)
+    elevated = _limits(bp.elevated_systolic, bp.elevated_diastolic)
     last_two = recent[-2:]
     confirmed = len(last_two) == 2 and all(
         r.above(bp.uncontrolled_systolic, bp.uncontrolled_diastolic) for r in last_two
@@ -118,7 +184,7 @@ def _blood_pressure(record: Record, as_of: date, policy: Policy) -> list[Finding
         if confirmed:
             first, second = last_two
             said.append(
-                f"Blood pressure {first.label()} and {second.label()}, both above {uncontrolled}"
+                f"Blood pressure {first.label()} and {second.label()}, both above {uncontrolled()}"
             )
         if crisis:
             said.append(_active_sentence("hypertensive crisis", crisis))
@@ -152,9 +218,9 @@ def _blood_pressure(record: Record, as_of: date, policy: Policy) -> list[Finding
             Finding(
                 "elevated_blood_pressure",
                 "relative",
-                f"Latest blood pressure {latest.label()} is above {elevated}.",
+                f"Latest blood pressure {latest.label()} is above {elevated()}.",
                 latest.evidence,
-                f"{LABEL}: above about {elevated}, weigh the risk and consider delaying; "
+                f"{LABEL}: above about {elevated()}, weigh the risk and consider delaying; "
                 f"latest reading within {bp.window_days} days (spec)",
             )
         )
@@ -163,10 +229,10 @@ def _blood_pressure(record: Record, as_of: date, policy: Policy) -> list[Finding
             Finding(
                 "blood_pressure_confirmation",
                 "missing",
-                f"Blood pressure {latest.label()} is above {uncontrolled} with no second "
+                f"Blood pressure {latest.label()} is above {uncontrolled()} with no second "
                 "reading to confirm it: repeat the measurement.",
                 latest.evidence,
-                f"{SEEDS}: uncontrolled means consistently above {uncontrolled}; "
+                f"{SEEDS}: uncontrolled means consistently above {uncontrolled()}; "
                 "spec/screening.md: a single reading needs a second to confirm it",
             )
         )
@@ -174,16 +240,6 @@ def _blood_pressure(record: Record, as_of: date, policy: Policy) -> list[Finding
 
 
 # --- Conditions ----
-
-
-def _matching(
-    conditions: Iterable[Condition], value_set: ValueSet, as_of: date, *, active: bool
-) -> list[Condition]:
-    return [
-        c
-        for c in conditions
-        if codes.matches(value_set, c.codings, c.text) and (not active or is_active(c, as_of))
-    ]
 
 
 def _refs(*groups: Iterable[str]) -> tuple[str, ...]:
@@ -231,7 +287,7 @@ def _condition_rules(route: Route) -> tuple[_ConditionRule, ...]:
     The same for every patient screened for one route: written once per route (``cache``)."""
     label_kind: Kind = "absolute" if route == "esketamine" else "relative"
     on_route = f"absolute on esketamine ({LABEL}), relative on other routes (spec)"
-    return (
+    rules = (
         _ConditionRule(
             "psychotic_disorder",
             "absolute",
@@ -305,10 +361,16 @@ def _condition_rules(route: Route) -> tuple[_ConditionRule, ...]:
             f"{SEEDS}: severe personality disorder requires further evaluation",
         ),
     )
+    # contraindications() works a row out only when the record holds its set, which it can tell
+    # for sets read by code alone: every row's set must be one (checked here).
+    codes.coded_names(*(rule.value_set for rule in rules))
+    return rules
 
 
-def _by_condition(record: Record, as_of: date, rule: _ConditionRule) -> list[Finding]:
-    found = _matching(record.conditions, rule.value_set, as_of, active=rule.active)
+def _by_condition(chart: _Chart, rule: _ConditionRule) -> list[Finding]:
+    found = chart.conditions.matching(
+        rule.value_set, active_on=chart.as_of if rule.active else None
+    )
     if not found:
         return []
     sentence = (_active_sentence if rule.active else _record_sentence)(rule.what, found)
@@ -321,24 +383,34 @@ def _months_before(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last))
 
 
-def _cardiac(record: Record, as_of: date, policy: Policy) -> list[Finding]:
+_HEART_SETS = codes.coded_names(
+    codes.MYOCARDIAL_INFARCTION,
+    codes.UNSTABLE_ANGINA,
+    codes.CORONARY_ARTERY_DISEASE,
+    codes.HEART_DISEASE,
+)
+
+
+def _cardiac(chart: _Chart, policy: Policy) -> list[Finding]:
+    if chart.conditions.held.isdisjoint(_HEART_SETS):
+        return []
+    as_of = chart.as_of
     months = policy.cardiac.recent_infarction_months
-    since = _months_before(as_of, months)
+    infarctions = chart.conditions.matching(codes.MYOCARDIAL_INFARCTION)
+    if infarctions:  # the window's first day is worked out only when there is one to date
+        since = _months_before(as_of, months)
 
-    def recent(c: Condition) -> bool:
-        when = c.onset or c.recorded
-        # An undated infarction still coded as active is acute by definition (I21 covers the
-        # first 4 weeks; later it is I25.2), so it is taken as recent rather than ignored.
-        return is_active(c, as_of) if when is None else when >= since
+        def recent(c: Condition) -> bool:
+            when = c.onset or c.recorded
+            # An undated infarction still coded as active is acute by definition (I21 covers the
+            # first 4 weeks; later it is I25.2), so it is taken as recent rather than ignored.
+            return is_active(c, as_of) if when is None else when >= since
 
-    infarctions = [
-        c for c in _matching(record.conditions, codes.MYOCARDIAL_INFARCTION, as_of, active=False)
-        if recent(c)
-    ]  # fmt: skip
-    angina = _matching(record.conditions, codes.UNSTABLE_ANGINA, as_of, active=True)
+        infarctions = [c for c in infarctions if recent(c)]
+    angina = chart.conditions.matching(codes.UNSTABLE_ANGINA, active_on=chart.as_of)
     severe_cad = [
         c
-        for c in _matching(record.conditions, codes.CORONARY_ARTERY_DISEASE, as_of, active=True)
+        for c in chart.conditions.matching(codes.CORONARY_ARTERY_DISEASE, active_on=chart.as_of)
         if c.severe
     ]
     found: list[Finding] = []
@@ -377,11 +449,7 @@ def _cardiac(record: Record, as_of: date, policy: Policy) -> list[Finding]:
     # "The rest of I20-I25": every heart-disease record that did not itself make one of the
     # absolute findings above, so an infarction older than the window is still history.
     used = {c.ref for c in (*infarctions, *angina, *severe_cad)}
-    history = [
-        c
-        for c in _matching(record.conditions, codes.HEART_DISEASE, as_of, active=False)
-        if c.ref not in used
-    ]
+    history = [c for c in chart.conditions.matching(codes.HEART_DISEASE) if c.ref not in used]
     if history:
         found.append(
             Finding(
@@ -398,18 +466,18 @@ def _cardiac(record: Record, as_of: date, policy: Policy) -> list[Finding]:
 # --- Laboratory values ----
 
 
-def _latest(
-    observations: Iterable[Observation], wanted: Sequence[str], as_of: date, days: int
-) -> Observation | None:
-    found = [
-        o
-        for o in observations
-        if o.when is not None
-        and o.value is not None
-        and any(code in wanted for code in o.codes)
-        and _within(o.when.day, as_of, days)
-    ]
-    return max(found, key=lambda o: o.when.at if o.when else datetime.min, default=None)
+def _latest(observations: Iterable[Observation], as_of: date, days: int) -> Observation | None:
+    """The latest valued reading within ``days`` (the first of equals, as ``max`` gives);
+    ``observations`` are those of the test."""
+    latest: Observation | None = None
+    latest_at = datetime.min
+    for o in observations:
+        when = o.when
+        if when is None or o.value is None or not _within(when.day, as_of, days):
+            continue
+        if latest is None or when.at > latest_at:
+            latest, latest_at = o, when.at
+    return latest
 
 
 def _reading(o: Observation, name: str) -> str:
@@ -419,14 +487,34 @@ def _reading(o: Observation, name: str) -> str:
     return f"{name} {value}{unit} on {day} ({o.ref})"
 
 
-def _hepatic(record: Record, as_of: date, policy: Policy) -> list[Finding]:
+# The sets ``_Chart.mentions`` is asked about: it relies on their being read by code alone.
+_RULE_SETS = codes.coded_names(
+    codes.HEPATIC_IMPAIRMENT,
+    codes.RENAL_IMPAIRMENT,
+    codes.HYPERTHYROIDISM,
+    codes.HYPERTENSION,
+    codes.SUBSTANCE_USE_DISORDER,
+    codes.SUICIDAL_IDEATION,
+    codes.PREGNANCY,
+)
+_ALT = frozenset({codes.ALT})
+_AST = frozenset({codes.AST})
+_TRANSAMINASES = _ALT | _AST
+_EGFR = frozenset(codes.EGFR)
+_TSH = frozenset({codes.TSH})
+_PHQ9_ITEM9 = frozenset({codes.PHQ9_ITEM9})
+
+
+def _hepatic(chart: _Chart, policy: Policy) -> list[Finding]:
+    if not chart.mentions(codes.HEPATIC_IMPAIRMENT, _TRANSAMINASES):
+        return []
     limit, days = policy.liver.transaminase_limit, policy.liver.window_days
-    found = _matching(record.conditions, codes.HEPATIC_IMPAIRMENT, as_of, active=True)
+    found = chart.conditions.matching(codes.HEPATIC_IMPAIRMENT, active_on=chart.as_of)
     # ALT and AST are judged each on its own latest value: a normal AST does not hide a high ALT.
     high = [
         (o, name)
-        for code, name in ((codes.ALT, "ALT"), (codes.AST, "AST"))
-        if (o := _latest(record.observations, (code,), as_of, days)) is not None
+        for code, name in ((_ALT, "ALT"), (_AST, "AST"))
+        if (o := _latest(chart.observations(code), chart.as_of, days)) is not None
         and o.value is not None
         and o.value > limit
     ]
@@ -446,10 +534,12 @@ def _hepatic(record: Record, as_of: date, policy: Policy) -> list[Finding]:
     ]
 
 
-def _renal(record: Record, as_of: date, policy: Policy) -> list[Finding]:
+def _renal(chart: _Chart, policy: Policy) -> list[Finding]:
+    if not chart.mentions(codes.RENAL_IMPAIRMENT, _EGFR):
+        return []
     limit, days = policy.kidney.egfr_limit, policy.kidney.window_days
-    found = _matching(record.conditions, codes.RENAL_IMPAIRMENT, as_of, active=True)
-    egfr = _latest(record.observations, codes.EGFR, as_of, days)
+    found = chart.conditions.matching(codes.RENAL_IMPAIRMENT, active_on=chart.as_of)
+    egfr = _latest(chart.observations(_EGFR), chart.as_of, days)
     low = egfr is not None and egfr.value is not None and egfr.value < limit
     if not found and not low:
         return []
@@ -476,19 +566,19 @@ def _ongoing(record: Record, as_of: date, group: str) -> list[str]:
     ]
 
 
-def _hyperthyroidism(record: Record, as_of: date, policy: Policy) -> list[Finding]:
-    limit, days = policy.thyroid.tsh_suppressed, policy.thyroid.window_days
-    if _ongoing(record, as_of, "antithyroid"):
+def _hyperthyroidism(chart: _Chart, policy: Policy) -> list[Finding]:
+    if not chart.mentions(codes.HYPERTHYROIDISM, _TSH):
         return []
-    found = _matching(record.conditions, codes.HYPERTHYROIDISM, as_of, active=True)
-    tsh = _latest(record.observations, (codes.TSH,), as_of, days)
+    record, as_of = chart.record, chart.as_of
+    limit, days = policy.thyroid.tsh_suppressed, policy.thyroid.window_days
+    found = chart.conditions.matching(codes.HYPERTHYROIDISM, active_on=chart.as_of)
+    tsh = _latest(chart.observations(_TSH), as_of, days)
+    suppressed = tsh is not None and tsh.value is not None and tsh.value < limit
+    # Nothing to say, whatever is taken: the medicines are looked at only when there is.
+    if (not found and not suppressed) or _ongoing(record, as_of, "antithyroid"):
+        return []
     # Thyroid hormone taken by mouth suppresses TSH without hyperthyroidism.
-    low = (
-        tsh is not None
-        and tsh.value is not None
-        and tsh.value < limit
-        and not _ongoing(record, as_of, "thyroid_replacement")
-    )
+    low = suppressed and not _ongoing(record, as_of, "thyroid_replacement")
     if not found and not low:
         return []
     said = [_active_sentence("hyperthyroidism", found)] if found else []
@@ -506,9 +596,11 @@ def _hyperthyroidism(record: Record, as_of: date, policy: Policy) -> list[Findin
     ]
 
 
-def _untreated_hypertension(record: Record, as_of: date) -> list[Finding]:
-    found = _matching(record.conditions, codes.HYPERTENSION, as_of, active=True)
-    if not found or _ongoing(record, as_of, "antihypertensive"):
+def _untreated_hypertension(chart: _Chart) -> list[Finding]:
+    if not chart.mentions(codes.HYPERTENSION):
+        return []
+    found = chart.conditions.matching(codes.HYPERTENSION, active_on=chart.as_of)
+    if not found or _ongoing(chart.record, chart.as_of, "antihypertensive"):
         return []
     return [
         Finding(
@@ -521,10 +613,13 @@ def _untreated_hypertension(record: Record, as_of: date) -> list[Finding]:
     ]
 
 
-def _substance_use(record: Record, as_of: date) -> list[Finding]:
+def _substance_use(chart: _Chart) -> list[Finding]:
+    if not chart.mentions(codes.SUBSTANCE_USE_DISORDER):
+        return []
+    as_of = chart.as_of
     disorder: list[Condition] = []
     remission: list[Condition] = []
-    for c in _matching(record.conditions, codes.SUBSTANCE_USE_DISORDER, as_of, active=False):
+    for c in chart.conditions.matching(codes.SUBSTANCE_USE_DISORDER):
         in_remission_code = codes.matches(codes.SUBSTANCE_USE_IN_REMISSION, c.codings)
         if c.clinical_status == "remission" or (in_remission_code and is_active(c, as_of)):
             remission.append(c)
@@ -557,15 +652,16 @@ def _substance_use(record: Record, as_of: date) -> list[Finding]:
     return found
 
 
-def _suicidality(record: Record, as_of: date, policy: Policy) -> list[Finding]:
-    days = policy.suicidality.item9_window_days
-    found = _matching(record.conditions, codes.SUICIDAL_IDEATION, as_of, active=True)
+def _suicidality(chart: _Chart, policy: Policy) -> list[Finding]:
+    if not chart.mentions(codes.SUICIDAL_IDEATION, _PHQ9_ITEM9):
+        return []
+    as_of, days = chart.as_of, policy.suicidality.item9_window_days
+    found = chart.conditions.matching(codes.SUICIDAL_IDEATION, active_on=chart.as_of)
     items = sorted(
         (
             o
-            for o in record.observations
-            if codes.PHQ9_ITEM9 in o.codes
-            and o.when is not None
+            for o in chart.observations(_PHQ9_ITEM9)
+            if o.when is not None
             and o.value is not None
             and o.value >= 1
             and _within(o.when.day, as_of, days)
@@ -614,15 +710,19 @@ def pregnancy_result(o: Observation, policy: Policy) -> bool | None:
     return None
 
 
-def _pregnancy(record: Record, as_of: date, policy: Policy) -> list[Finding]:
-    days = policy.pregnancy.positive_test_days
-    found = _matching(record.conditions, codes.PREGNANCY, as_of, active=True)
+_PREGNANCY_TESTS = frozenset({*codes.HCG, codes.PREGNANCY_STATUS})
+
+
+def _pregnancy(chart: _Chart, policy: Policy) -> list[Finding]:
+    if not chart.mentions(codes.PREGNANCY, _PREGNANCY_TESTS):
+        return []
+    as_of, days = chart.as_of, policy.pregnancy.positive_test_days
+    found = chart.conditions.matching(codes.PREGNANCY, active_on=chart.as_of)
     tests = sorted(
         (
             (o, result)
-            for o in record.observations
+            for o in chart.observations(_PREGNANCY_TESTS)
             if o.when is not None
-            and any(code in (*codes.HCG, codes.PREGNANCY_STATUS) for code in o.codes)
             and _within(o.when.day, as_of, days)
             and (result := pregnancy_result(o, policy)) is not None
         ),
@@ -708,31 +808,33 @@ def contraindications(record: Record, as_of: date, route: Route, policy: Policy)
 
     ``record`` must already be the as-of view (``view.as_of_view``).
     """
-    rules = {rule.id: rule for rule in _condition_rules(route)}
-
-    def condition(rule_id: str) -> Callable[[], list[Finding]]:
-        return lambda: _by_condition(record, as_of, rules[rule_id])
-
-    steps: tuple[Callable[[], list[Finding]], ...] = (
-        lambda: _blood_pressure(record, as_of, policy),
-        lambda: _untreated_hypertension(record, as_of),
-        lambda: _cardiac(record, as_of, policy),
-        condition("psychotic_disorder"),
-        lambda: _allergy(record),
-        lambda: _pregnancy(record, as_of, policy),
-        condition("breastfeeding"),
-        lambda: _under_age(record, as_of, route, policy),
-        condition("aneurysmal_vascular_disease"),
-        condition("arteriovenous_malformation"),
-        condition("intracerebral_hemorrhage_history"),
-        condition("raised_intracranial_or_intraocular_pressure"),
-        lambda: _hepatic(record, as_of, policy),
-        lambda: _renal(record, as_of, policy),
-        lambda: _hyperthyroidism(record, as_of, policy),
-        lambda: _substance_use(record, as_of),
-        condition("current_mania"),
-        lambda: _suicidality(record, as_of, policy),
-        condition("dissociative_disorder"),
-        condition("severe_personality_disorder"),
-    )
-    return [finding for step in steps for finding in step()]
+    chart = _Chart(record, as_of)
+    # The rows that are a diagnosis alone, worked out only for the sets the record holds (most
+    # records hold none of them); a row not worked out found nothing.
+    held = chart.conditions.held
+    by_row = {
+        rule.id: _by_condition(chart, rule)
+        for rule in _condition_rules(route)
+        if rule.value_set.name in held
+    }
+    found = _blood_pressure(chart, policy)
+    found += _untreated_hypertension(chart)
+    found += _cardiac(chart, policy)
+    found += by_row.get("psychotic_disorder", ())
+    found += _allergy(record)
+    found += _pregnancy(chart, policy)
+    found += by_row.get("breastfeeding", ())
+    found += _under_age(record, as_of, route, policy)
+    found += by_row.get("aneurysmal_vascular_disease", ())
+    found += by_row.get("arteriovenous_malformation", ())
+    found += by_row.get("intracerebral_hemorrhage_history", ())
+    found += by_row.get("raised_intracranial_or_intraocular_pressure", ())
+    found += _hepatic(chart, policy)
+    found += _renal(chart, policy)
+    found += _hyperthyroidism(chart, policy)
+    found += _substance_use(chart)
+    found += by_row.get("current_mania", ())
+    found += _suicidality(chart, policy)
+    found += by_row.get("dissociative_disorder", ())
+    found += by_row.get("severe_personality_disorder", ())
+    return found

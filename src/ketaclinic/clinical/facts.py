@@ -139,6 +139,7 @@ class Procedure:
 class Record:
     """Everything known about one person, before any as-of view is applied."""
 
+    # view.as_of_view builds a Record field by field: a field added here must be added there.
     patient: Patient
     conditions: tuple[Condition, ...] = ()
     medications: tuple[Medication, ...] = ()

@@ -6,12 +6,11 @@ Source: spec/screening.md, "Indications"; clinical-facts.md, "Candidacy" and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from ketaclinic.clinical import codes, medications
-from ketaclinic.clinical.facts import Condition, Record
+from ketaclinic.clinical.facts import Record
 from ketaclinic.clinical.findings import (
     DepressionResistance,
     Finding,
@@ -19,7 +18,7 @@ from ketaclinic.clinical.findings import (
     PainResistance,
     Route,
 )
-from ketaclinic.clinical.view import is_active, is_ongoing
+from ketaclinic.clinical.view import is_ongoing
 
 SPEC = "ketaclinic screening contract v1 (spec/screening.md), Indications"
 SEEDS_CANDIDACY = "Seeds (qualification): candidacy for ketamine therapy"
@@ -33,6 +32,7 @@ DEPRESSION_DIAGNOSES = (
     "anxiety_disorder",
 )
 PAIN_DIAGNOSES = ("crps", "neuropathic_pain", "fibromyalgia")
+_ALL_DIAGNOSES = (*DEPRESSION_DIAGNOSES, *PAIN_DIAGNOSES)
 ON_LABEL_ESKETAMINE = frozenset({"treatment_resistant_depression", "mdd_with_suicidal_ideation"})
 
 
@@ -60,24 +60,20 @@ _VALUE_SETS = {
 }
 
 
-def _active_in(
-    conditions: Sequence[Condition], value_set: codes.ValueSet, as_of: date
-) -> tuple[str, ...]:
-    return tuple(
-        c.ref
-        for c in conditions
-        if is_active(c, as_of) and codes.matches(value_set, c.codings, c.text)
-    )
+codes.coded_names(*_VALUE_SETS.values())  # active_diagnoses relies on it
 
 
 def active_diagnoses(record: Record, as_of: date) -> Diagnoses:
-    return Diagnoses(
-        {
-            indication: refs
-            for indication, value_set in _VALUE_SETS.items()
-            if (refs := _active_in(record.conditions, value_set, as_of))
-        }
-    )
+    # The conditions are grouped by value set once, not matched against each of the seven sets.
+    grouped = codes.grouped(record.conditions)
+    by_indication: dict[str, tuple[str, ...]] = {}
+    for indication, value_set in _VALUE_SETS.items():
+        if value_set.name not in grouped.held:  # all seven are read by code (checked above)
+            continue
+        found = grouped.matching(value_set, active_on=as_of)
+        if found:
+            by_indication[indication] = tuple([c.ref for c in found])
+    return Diagnoses(by_indication)
 
 
 def needs_depression_resistance(d: Diagnoses) -> bool:
@@ -151,11 +147,11 @@ def qualify(
                 )
             if suicidality is not None:
                 add("mdd_with_suicidal_ideation", suicidality.evidence)
-                oral = takes_oral_antidepressant(record, as_of)
-                if route == "esketamine" and not oral:
+                if route == "esketamine" and not takes_oral_antidepressant(record, as_of):
                     findings.append(_no_concurrent_oral_antidepressant(diagnoses, suicidality))
             continue
-        if diagnoses.has(indication_id) and resistance.status == "resistant":
+        # The status first: it is one comparison, and most patients are not resistant.
+        if resistance.status == "resistant" and diagnoses.has(indication_id):
             add(indication_id)
 
     for indication in qualifying:
@@ -233,7 +229,7 @@ def _why_none(
 ) -> Finding:
     """The first of the spec's four reasons that applies."""
     needing: list[tuple[str, bool, bool, tuple[str, ...]]] = []
-    for indication_id in (*DEPRESSION_DIAGNOSES, *PAIN_DIAGNOSES):
+    for indication_id in _ALL_DIAGNOSES:
         if not d.has(indication_id):
             continue
         if indication_id in PAIN_DIAGNOSES:

@@ -77,13 +77,19 @@ def interactions(record: Record, as_of: date) -> list[Finding]:
 
     ``record`` must already be the as-of view (``view.as_of_view``).
     """
+    # The medicines still taken are found once, not once per group (issue 8: this runs for every
+    # patient of a population).
+    ongoing = [
+        (m, medications.groups_of(m.ingredient)) for m in record.medications if is_ongoing(m, as_of)
+    ]
+    if not ongoing:
+        return []
+    taken = frozenset().union(*(groups for _, groups in ongoing))
     found: list[Finding] = []
     for rule in _INTERACTIONS:
-        taking = [
-            m
-            for m in record.medications
-            if medications.in_group(m.ingredient, rule.group) and is_ongoing(m, as_of)
-        ]
+        if rule.group not in taken:  # most medicines interact with nothing
+            continue
+        taking = [m for m, groups in ongoing if rule.group in groups]
         if not taking:
             continue
         names = ", ".join(_named(m) for m in taking)

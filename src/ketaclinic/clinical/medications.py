@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 
 GROUPS: tuple[str, ...] = (
@@ -374,6 +375,13 @@ _NAME_PATTERN = re.compile(
 )
 
 
+# Answers by name, kept (bounded): a screening asks of each medication which groups it is in some
+# twenty times, and a population repeats the same few hundred names (bench/cohort.py, issue 8).
+# Every answer is a function of the name alone, and a Drug is frozen, so sharing one is safe.
+_NAMES_KEPT = 4096
+
+
+@lru_cache(maxsize=_NAMES_KEPT)
 def drug(ingredient: str | None) -> Drug | None:
     """The table entry of an ingredient; any -pril, -sartan or -olol name is an antihypertensive."""
     if ingredient is None:
@@ -385,14 +393,25 @@ def drug(ingredient: str | None) -> Drug | None:
     return found
 
 
+_GROUP_NAMES = frozenset(GROUPS)
+_NO_GROUPS: frozenset[str] = frozenset()
+
+
 def in_group(ingredient: str | None, group: str) -> bool:
     """Whether the ingredient belongs to ``group`` (one of ``GROUPS``)."""
-    if group not in GROUPS:
+    if group not in _GROUP_NAMES:
         raise ValueError(f"unknown drug group {group!r} (known: {', '.join(GROUPS)})")
+    return group in groups_of(ingredient)
+
+
+@lru_cache(maxsize=_NAMES_KEPT)
+def groups_of(ingredient: str | None) -> frozenset[str]:
+    """The groups the ingredient belongs to; none when it is not in the table."""
     found = drug(ingredient)
-    return found is not None and group in found.groups
+    return found.groups if found is not None else _NO_GROUPS
 
 
+@lru_cache(maxsize=_NAMES_KEPT)
 def ingredient_from_text(text: str | None) -> str | None:
     """The first ingredient or brand name written as a word in ``text``, case-insensitive.
 
@@ -421,6 +440,7 @@ _STRENGTH = re.compile(
 _TO_MG = {"mg": 1.0, "g": 1000.0, "mcg": 0.001, "µg": 0.001, "μg": 0.001, "ug": 0.001}
 
 
+@lru_cache(maxsize=_NAMES_KEPT)
 def strength_from_text(text: str | None) -> float | None:
     """The strength per unit written in a product name, in mg.
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
+from typing import NamedTuple
 
 from ketaclinic.clinical import medications
 from ketaclinic.clinical.facts import CPT, SNOMED, Medication, Observation, Procedure, Record
@@ -125,6 +126,8 @@ def daily_dose(m: Medication) -> tuple[float | None, tuple[str, ...]]:
 
 def _mg(value: float) -> float:
     # Timing arithmetic gives 0.30000000000000004; six decimals keep comparisons honest.
+    if type(value) is float and value.is_integer():
+        return value  # what round() gives back for a whole number of mg, without its cost
     return round(value, 6)
 
 
@@ -134,6 +137,9 @@ NEGATED_INTOLERANCE = re.compile(
 )
 
 
+# Kept by (code, text), bounded: a population writes the same few outcome texts over and over,
+# and reading one runs two regular expressions (bench/cohort.py, issue 8).
+@lru_cache(maxsize=4096)
 def outcome_of(code: str | None, text: str | None) -> tuple[str | None, tuple[str, ...]]:
     """The trial-outcome code, from the coding, or from keywords of the text (an assumption).
 
@@ -163,9 +169,12 @@ def outcome_of(code: str | None, text: str | None) -> tuple[str | None, tuple[st
     return outcome, (*notes, read)
 
 
-@dataclass(frozen=True)
-class _Course:
-    """One prescription on the time line: [start, end), end capped at the screening date."""
+class _Course(NamedTuple):
+    """One prescription on the time line: [start, end), end capped at the screening date.
+
+    A named tuple, not a frozen dataclass: one is built for every prescription of every patient
+    screened, and a frozen dataclass takes three times as long to build (issue 8).
+    """
 
     med: Medication
     ingredient: str
@@ -202,7 +211,11 @@ def _chains(courses: Iterable[_Course], merge_gap_days: int) -> list[list[_Cours
         by_ingredient.setdefault(c.ingredient, []).append(c)
     chains: list[list[_Course]] = []
     for group in by_ingredient.values():
-        dated = sorted((c for c in group if c.start is not None), key=_course_order)
+        if len(group) == 1:  # one prescription of a drug, the usual case, is a chain of its own
+            chains.append(group)
+            continue
+        dated = [c for c in group if c.start is not None]
+        dated.sort(key=_course_order)
         chains.extend([c] for c in group if c.start is None)
         current: list[_Course] = []
         current_end: date | None = None
@@ -231,7 +244,10 @@ def _course_order(c: _Course) -> tuple[date, str]:
     return (c.start or date.min, c.med.ref)
 
 
-def _union_days(intervals: Iterable[tuple[date, date]]) -> int:
+def _union_days(intervals: Sequence[tuple[date, date]]) -> int:
+    if len(intervals) == 1:  # one course, the usual case: its own length
+        start, end = intervals[0]
+        return (end - start).days if end > start else 0
     total = 0
     reach: date | None = None
     for start, end in sorted(intervals):
@@ -275,7 +291,8 @@ def _chain_outcome(chain: list[_Course]) -> tuple[str | None, list[str]]:
     notes: list[str] = []
     for c in chain:
         found, read = outcome_of(c.med.outcome_code, c.med.outcome_text)
-        notes += _noted(c, read, single)
+        if read:  # most outcomes are coded and need no note
+            notes += _noted(c, read, single)
         if found is not None:
             outcome, source = found, c
     if source is not None and source is not chain[-1]:
@@ -297,7 +314,8 @@ def _trial(chain: list[_Course], record: Record, policy: Policy) -> Trial:
     known: list[tuple[date, date]] = []
     for c in chain:
         dose, notes = daily_dose(c.med)
-        assumptions += _noted(c, notes, single)
+        if notes:  # a structured dose needs none
+            assumptions += _noted(c, notes, single)
         if dose is not None:
             doses.append(dose)
         if c.start is None or c.end is None:
@@ -340,11 +358,15 @@ def _trial(chain: list[_Course], record: Record, policy: Policy) -> Trial:
         weeks=weeks,
         adequate=adequate,
         outcome=outcome,
-        assumptions=tuple(dict.fromkeys(assumptions)),
+        assumptions=tuple(dict.fromkeys(assumptions)) if assumptions else (),
         evidence=tuple(evidence),
         ongoing=any(c.ongoing for c in chain),
         start=start.isoformat() if start else None,
     )
+
+
+_ANTIDEPRESSANTS = frozenset({"antidepressant"})
+_WITH_BIPOLAR_AGENTS = frozenset({"antidepressant", "bipolar_agent"})
 
 
 def trials(
@@ -354,11 +376,11 @@ def trials(
 
     ``record`` is the as-of view. Source: spec/screening.md, "Trials from prescriptions".
     """
-    groups = ("antidepressant", "bipolar_agent") if include_bipolar_agents else ("antidepressant",)
+    groups = _WITH_BIPOLAR_AGENTS if include_bipolar_agents else _ANTIDEPRESSANTS
     courses = []
     for m in record.medications:
         ingredient = _ingredient(m)
-        if ingredient is not None and any(medications.in_group(ingredient, g) for g in groups):
+        if ingredient is not None and not groups.isdisjoint(medications.groups_of(ingredient)):
             courses.append(_course(m, ingredient, as_of))
     chains = _chains(courses, policy.resistance.merge_gap_days)
     found = [_trial(chain, record, policy) for chain in chains]
@@ -368,7 +390,7 @@ def trials(
 def bipolar_agent_taken(record: Record) -> bool:
     """Whether any medication is a bipolar-depression agent. When none is, ``trials`` gives the
     same trials with ``include_bipolar_agents`` as without it."""
-    return any(medications.in_group(_ingredient(m), "bipolar_agent") for m in record.medications)
+    return any("bipolar_agent" in medications.groups_of(_ingredient(m)) for m in record.medications)
 
 
 def _trial_order(t: Trial) -> tuple[bool, str, str, tuple[str, ...]]:
@@ -381,10 +403,13 @@ def is_failed(t: Trial) -> bool:
 
 
 def _shown(trials: Sequence[Trial], policy: Policy, *, unevaluated_failed: bool) -> bool:
+    # is_failed(t), or adequate with no outcome when those count: written out, as this runs for
+    # every trial several times a screening (issue 8).
     counted = [
         t
         for t in trials
-        if is_failed(t) or (unevaluated_failed and t.adequate and t.outcome is None)
+        if t.adequate
+        and (t.outcome in FAILED_OUTCOMES or (unevaluated_failed and t.outcome is None))
     ]
     if policy.resistance.distinct_classes:
         distinct = {t.drug_class for t in counted}
@@ -398,6 +423,8 @@ def outcomes_missing(trials: Sequence[Trial], policy: Policy) -> bool:
 
     Source: spec/screening.md, "treatment_outcomes" (the records are incomplete, not negative).
     """
+    if not trials:  # no trial shows resistance, counted either way
+        return False
     shown = _shown(trials, policy, unevaluated_failed=False)
     return not shown and _shown(trials, policy, unevaluated_failed=True)
 
@@ -407,13 +434,15 @@ def depression_resistance(trials: Sequence[Trial], policy: Policy) -> Depression
 
     Source: DEPRESSION_SOURCE; policy resistance.minimum_failed_trials, distinct_classes.
     """
+    if not trials:  # a third of patients: nothing to count
+        return DepressionResistance(
+            status="unknown", failed_adequate_trials=0, classes=(), trials=()
+        )
     failed = [t for t in trials if is_failed(t)]
     status: ResistanceStatus
-    if not trials:
-        status = "unknown"
-    elif _shown(trials, policy, unevaluated_failed=False):
+    if _shown(trials, policy, unevaluated_failed=False):
         status = "resistant"
-    elif outcomes_missing(trials, policy):
+    elif _shown(trials, policy, unevaluated_failed=True):  # outcomes_missing, shown already false
         status = "unknown"
     else:
         status = "not_resistant"
@@ -426,18 +455,26 @@ def depression_resistance(trials: Sequence[Trial], policy: Policy) -> Depression
 
 
 def _procedure_category(p: Procedure) -> str | None:
-    for c in p.codings:
-        code = c.code.strip()
-        if c.system == CPT and code.isdigit() and len(code) == 5:
+    # Kept by the procedure's words and codes: nearly every patient has the same few procedures
+    # (a physical exam), and reading one joins and searches its words (issue 8).
+    codings = tuple([(c.system, c.code, c.display) for c in p.codings])
+    return _category_of(p.text, codings)
+
+
+@lru_cache(maxsize=4096)
+def _category_of(text: str | None, codings: tuple[tuple[str, str, str | None], ...]) -> str | None:
+    for system, written, _display in codings:
+        code = written.strip()
+        if system == CPT and code.isdigit() and len(code) == 5:
             if NERVE_BLOCK_CPT[0] <= int(code) <= NERVE_BLOCK_CPT[1]:
                 return NERVE_BLOCK
             if code in PHYSICAL_THERAPY_CPT:
                 return PHYSICAL_THERAPY
-        if c.system == SNOMED and code in NERVE_BLOCK_SNOMED:
+        if system == SNOMED and code in NERVE_BLOCK_SNOMED:
             return NERVE_BLOCK
-        if c.system == SNOMED and code in PHYSICAL_THERAPY_SNOMED:
+        if system == SNOMED and code in PHYSICAL_THERAPY_SNOMED:
             return PHYSICAL_THERAPY
-    words = " ".join([p.text or "", *(c.display or "" for c in p.codings)]).lower()
+    words = " ".join([text or "", *(display or "" for _, _, display in codings)]).lower()
     if any(w in words for w in NERVE_BLOCK_WORDS):
         return NERVE_BLOCK
     if any(w in words for w in PHYSICAL_THERAPY_WORDS):
@@ -501,21 +538,23 @@ def pain_resistance(record: Record, as_of: date, policy: Policy) -> PainResistan
     courses = []
     for m in record.medications:
         ingredient = _ingredient(m)
-        if ingredient is not None and medications.in_group(ingredient, "pain_medication"):
+        if ingredient is not None and "pain_medication" in medications.groups_of(ingredient):
             courses.append(_course(m, ingredient, as_of))
     for chain in _chains(courses, policy.resistance.merge_gap_days):
         treatment = _medication_treatment(chain, policy)
         if treatment is not None:
             dated.append((chain[0].start, treatment))
+    if not dated:  # the common case, answered without the sorting and counting below
+        return PainResistance(status="unknown", failed_categories=(), treatments=())
     dated.sort(key=lambda d: (d[0] is None, d[0] or date.min, d[1].category, d[1].name))
-    treatments = tuple(t for _, t in dated)
-    failed = _categories(t for t in treatments if t.failed)
+    treatments = tuple([t for _, t in dated])
+    failed = _categories([t for t in treatments if t.failed])
     status: ResistanceStatus
     if not treatments:
         status = "unknown"
     elif len(failed) >= policy.resistance.pain_minimum_categories:
         status = "resistant"
-    elif _pain_would_be_shown(treatments, policy):
+    elif _possibly_failed(treatments, policy):  # _pain_would_be_shown, failed counted above
         status = "unknown"
     else:
         status = "not_resistant"
@@ -524,14 +563,21 @@ def pain_resistance(record: Record, as_of: date, policy: Policy) -> PainResistan
 
 def _categories(treatments: Iterable[PainTreatment]) -> tuple[str, ...]:
     present = {t.category for t in treatments}
-    return tuple(c for c in PAIN_CATEGORIES if c in present)
+    return tuple([c for c in PAIN_CATEGORIES if c in present])
 
 
 def _pain_would_be_shown(treatments: Sequence[PainTreatment], policy: Policy) -> bool:
-    failed = _categories(t for t in treatments if t.failed)
+    if not treatments:
+        return False
+    failed = _categories([t for t in treatments if t.failed])
     if len(failed) >= policy.resistance.pain_minimum_categories:
         return False
-    possible = _categories(t for t in treatments if t.failed or t.outcome is None)
+    return _possibly_failed(treatments, policy)
+
+
+def _possibly_failed(treatments: Sequence[PainTreatment], policy: Policy) -> bool:
+    """Enough categories failed, counting the treatments with no outcome as failed."""
+    possible = _categories([t for t in treatments if t.failed or t.outcome is None])
     return len(possible) >= policy.resistance.pain_minimum_categories
 
 

@@ -157,14 +157,16 @@ def assess(
     diagnoses = indications.active_diagnoses(seen, as_of)
 
     ad_trials = resistance.trials(seen, as_of, policy, include_bipolar_agents=False)
-    # Without a bipolar-depression agent both are the same trials: they are worked out once.
-    bp_trials = (
-        resistance.trials(seen, as_of, policy, include_bipolar_agents=True)
-        if resistance.bipolar_agent_taken(seen)
-        else ad_trials
-    )
     depression = resistance.depression_resistance(ad_trials, policy)
-    bipolar = resistance.depression_resistance(bp_trials, policy)
+    depression_outcomes_missing = resistance.outcomes_missing(ad_trials, policy)
+    # Without a bipolar-depression agent both are the same trials, so what is read from them is
+    # the same too: it is worked out once.
+    if resistance.bipolar_agent_taken(seen):
+        bp_trials = resistance.trials(seen, as_of, policy, include_bipolar_agents=True)
+        bipolar = resistance.depression_resistance(bp_trials, policy)
+        bipolar_outcomes_missing = resistance.outcomes_missing(bp_trials, policy)
+    else:
+        bipolar, bipolar_outcomes_missing = depression, depression_outcomes_missing
     pain = resistance.pain_resistance(seen, as_of, policy)
 
     found: list[Finding] = list(contraindications.contraindications(seen, as_of, route, policy))
@@ -179,8 +181,8 @@ def assess(
         bipolar,
         pain,
         suicidality,
-        depression_outcomes_missing=resistance.outcomes_missing(ad_trials, policy),
-        bipolar_outcomes_missing=resistance.outcomes_missing(bp_trials, policy),
+        depression_outcomes_missing=depression_outcomes_missing,
+        bipolar_outcomes_missing=bipolar_outcomes_missing,
         pain_outcomes_missing=resistance.pain_outcomes_missing(pain, policy),
     )
     found += qualification.findings

@@ -28,9 +28,11 @@ READ_VALUE_CODES = frozenset({*codes.HCG, codes.PREGNANCY_STATUS})
 
 
 def _known_condition(codings: Sequence[Coding]) -> bool:
-    return any(c.system == ICD10 for c in codings) or any(
-        c.system == SNOMED and c.code in codes.KNOWN_SNOMED for c in codings
-    )
+    """Any ICD-10-CM coding, or any SNOMED CT coding of a known concept."""
+    for c in codings:
+        if c.system == ICD10 or (c.system == SNOMED and c.code in codes.KNOWN_SNOMED):
+            return True
+    return False
 
 
 def _unknown_snomed(codings: Sequence[Coding]) -> list[Coding]:
@@ -43,11 +45,13 @@ def _flags(record: Record) -> Iterator[tuple[str, str, str]]:
         if not _known_condition(c.codings):
             for coding in _unknown_snomed(c.codings):
                 yield _label(coding), "diagnosis", c.ref
+    # Set tests (isdisjoint) rather than any() over generators: every observation of every
+    # patient passes here (bench/cohort.py, issue 8).
     for o in record.observations:
-        if not any(code in codes.KNOWN_LOINC for code in o.codes):
+        if codes.KNOWN_LOINC.isdisjoint(o.codes):
             for code in o.codes:
                 yield f"LOINC {code}", "observation", o.ref
-        elif any(code in READ_VALUE_CODES for code in o.codes) and o.value is None:
+        elif o.value is None and not READ_VALUE_CODES.isdisjoint(o.codes):
             known = [v for v in o.value_codings if v.code in codes.KNOWN_SNOMED]
             if not known:
                 for coding in _unknown_snomed(o.value_codings):

@@ -6,10 +6,10 @@ screening date".
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
+from typing import TypeVar
 
-from ketaclinic.clinical.facts import Allergy, Condition, Medication, Observation, Procedure, Record
+from ketaclinic.clinical.facts import Condition, Medication, Record
 
 NOT_READ_STATUSES = frozenset({"entered-in-error", "not-done", "not-taken"})
 NOT_READ_VERIFICATIONS = frozenset({"refuted", "entered-in-error"})
@@ -18,45 +18,89 @@ PAST_CLINICAL = frozenset({"inactive", "remission", "resolved"})
 # Statuses under which a prescription is still being taken when it has no end.
 TAKING_STATUSES = frozenset({"active", "on-hold"})
 
-
-def _not_after(day: date | None, as_of: date) -> bool:
-    return day is None or day <= as_of
+T = TypeVar("T")
 
 
-def _condition_counts(c: Condition, as_of: date) -> bool:
-    if c.verification_status in NOT_READ_VERIFICATIONS:
-        return False
-    first = c.onset or c.recorded
-    return _not_after(first, as_of)
+# What is read, kind by kind. A fact with no date counts: ``(day or as_of) <= as_of``. Each test
+# is written out in one comprehension per kind rather than called once per fact, since every
+# fact of every patient screened passes here (bench/cohort.py, issue 8).
+# Conditions: not refuted or entered in error; first known (onset, else recorded) by ``as_of``.
+# Medications and procedures: not entered in error, not done or not taken; begun by ``as_of``.
+# Observations: neither that nor cancelled; taken by ``as_of``.
+# Allergies: not refuted or entered in error; recorded by ``as_of``.
+NOT_READ_OBSERVATION_STATUSES = NOT_READ_STATUSES | {"cancelled"}
 
 
-def _medication_counts(m: Medication, as_of: date) -> bool:
-    return m.status not in NOT_READ_STATUSES and _not_after(m.start, as_of)
-
-
-def _observation_counts(o: Observation, as_of: date) -> bool:
-    if o.status in NOT_READ_STATUSES or o.status == "cancelled":
-        return False
-    return o.when is None or o.when.day <= as_of
-
-
-def _allergy_counts(a: Allergy, as_of: date) -> bool:
-    return a.verification_status not in NOT_READ_VERIFICATIONS and _not_after(a.recorded, as_of)
-
-
-def _procedure_counts(p: Procedure, as_of: date) -> bool:
-    return p.status not in NOT_READ_STATUSES and _not_after(p.performed, as_of)
+def _kept(facts: tuple[T, ...], kept: list[T]) -> tuple[T, ...]:
+    """``facts`` itself when nothing was dropped, else what was kept."""
+    return facts if len(kept) == len(facts) else tuple(kept)
 
 
 def as_of_view(record: Record, as_of: date) -> Record:
-    """Drop what is dated after ``as_of`` or marked as not to be read."""
-    return replace(
-        record,
-        conditions=tuple(c for c in record.conditions if _condition_counts(c, as_of)),
-        medications=tuple(m for m in record.medications if _medication_counts(m, as_of)),
-        observations=tuple(o for o in record.observations if _observation_counts(o, as_of)),
-        allergies=tuple(a for a in record.allergies if _allergy_counts(a, as_of)),
-        procedures=tuple(p for p in record.procedures if _procedure_counts(p, as_of)),
+    """Drop what is dated after ``as_of`` or marked as not to be read.
+
+    A record with nothing to drop is its own view: the facts are frozen, and building a copy
+    was a tenth of a population screening's time (bench/cohort.py, issue 8).
+    """
+    conditions = _kept(
+        record.conditions,
+        [
+            c
+            for c in record.conditions
+            if c.verification_status not in NOT_READ_VERIFICATIONS
+            and (c.onset or c.recorded or as_of) <= as_of
+        ],
+    )
+    medications = _kept(
+        record.medications,
+        [
+            m
+            for m in record.medications
+            if m.status not in NOT_READ_STATUSES and (m.start or as_of) <= as_of
+        ],
+    )
+    observations = _kept(
+        record.observations,
+        [
+            o
+            for o in record.observations
+            if o.status not in NOT_READ_OBSERVATION_STATUSES
+            and (o.when is None or o.when.day <= as_of)
+        ],
+    )
+    allergies = _kept(
+        record.allergies,
+        [
+            a
+            for a in record.allergies
+            if a.verification_status not in NOT_READ_VERIFICATIONS
+            and (a.recorded or as_of) <= as_of
+        ],
+    )
+    procedures = _kept(
+        record.procedures,
+        [
+            p
+            for p in record.procedures
+            if p.status not in NOT_READ_STATUSES and (p.performed or as_of) <= as_of
+        ],
+    )
+    unchanged = (
+        conditions is record.conditions
+        and medications is record.medications
+        and observations is record.observations
+        and allergies is record.allergies
+        and procedures is record.procedures
+    )
+    if unchanged:
+        return record
+    return Record(
+        patient=record.patient,
+        conditions=conditions,
+        medications=medications,
+        observations=observations,
+        allergies=allergies,
+        procedures=procedures,
     )
 
 

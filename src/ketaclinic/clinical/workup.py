@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from ketaclinic.clinical import codes
-from ketaclinic.clinical.facts import Record
+from ketaclinic.clinical.facts import Observation, Record
 from ketaclinic.clinical.findings import Finding, WorkupItem, WorkupStatus
-from ketaclinic.clinical.view import age_on, is_active
+from ketaclinic.clinical.view import age_on
 from ketaclinic.policy import Policy
 
 # Findings that ask for an ECG (spec: "when a finding of ... exists").
@@ -95,13 +95,17 @@ TESTS: tuple[_Test, ...] = (
 )
 
 
-def _latest_observation(record: Record, wanted: Sequence[str]) -> _Done | None:
-    found = [
-        o
-        for o in record.observations
-        if o.when is not None and any(code in wanted for code in o.codes)
-    ]
-    latest = max(found, key=lambda o: o.when.at if o.when else datetime.min, default=None)
+def _latest_observation(record: Record, wanted: frozenset[str]) -> _Done | None:
+    """The latest observation with one of the ``wanted`` codes (the first of equals, as ``max``
+    gives), found in one pass with set tests: nine tests read every observation (issue 8)."""
+    latest: Observation | None = None
+    latest_at = datetime.min
+    for o in record.observations:
+        when = o.when
+        if when is None or wanted.isdisjoint(o.codes):
+            continue
+        if latest is None or when.at > latest_at:
+            latest, latest_at = o, when.at
     if latest is None or latest.when is None:
         return None
     return _Done(latest.when.day, latest.ref)
@@ -119,27 +123,34 @@ def _latest_exam(record: Record) -> _Done | None:
     return _Done(day, ref)
 
 
+# The codes of each test read from observations (written once, not once per test and patient).
+_TEST_CODES: dict[str, frozenset[str]] = {
+    "blood_pressure": frozenset({*codes.BP_PANELS, codes.SYSTOLIC}),
+    "liver_function": frozenset({codes.ALT, codes.AST}),
+    "renal_function": frozenset({codes.CREATININE, *codes.EGFR}),
+    "thyroid": frozenset({codes.TSH}),
+    "urinalysis": frozenset({codes.URINALYSIS}),
+    "pregnancy_test": frozenset(codes.HCG),
+    "ecg": frozenset({codes.ECG}),
+}
+# The anxiety indication is followed on GAD-7, the others on PHQ-9.
+_GAD7 = frozenset({codes.GAD7_TOTAL})
+_PHQ9 = frozenset({codes.PHQ9_TOTAL})
+
+
 def _latest(record: Record, test: str, anxiety: bool) -> _Done | None:
     if test == "physical_exam":
         return _latest_exam(record)
-    wanted: dict[str, Sequence[str]] = {
-        "blood_pressure": (*codes.BP_PANELS, codes.SYSTOLIC),
-        "liver_function": (codes.ALT, codes.AST),
-        "renal_function": (codes.CREATININE, *codes.EGFR),
-        "thyroid": (codes.TSH,),
-        "urinalysis": (codes.URINALYSIS,),
-        "pregnancy_test": codes.HCG,
-        "ecg": (codes.ECG,),
-        # The anxiety indication is followed on GAD-7, the others on PHQ-9.
-        "baseline_scale": (codes.GAD7_TOTAL,) if anxiety else (codes.PHQ9_TOTAL,),
-    }
-    return _latest_observation(record, wanted[test])
+    if test == "baseline_scale":
+        return _latest_observation(record, _GAD7 if anxiety else _PHQ9)
+    return _latest_observation(record, _TEST_CODES[test])
 
 
 def hyperthyroidism_recorded(record: Record, findings: Sequence[Finding]) -> bool:
     """Any record of hyperthyroidism (E05), or an ``untreated_hyperthyroidism`` finding."""
-    return any(f.id == "untreated_hyperthyroidism" for f in findings) or any(
-        codes.matches(codes.HYPERTHYROIDISM, c.codings, c.text) for c in record.conditions
+    # The conditions as the screening grouped them (codes.grouped: the same tuple, grouped once).
+    return any(f.id == "untreated_hyperthyroidism" for f in findings) or bool(
+        codes.grouped(record.conditions).matching(codes.HYPERTHYROIDISM)
     )
 
 
@@ -159,10 +170,7 @@ def pregnancy_test_required(record: Record, as_of: date, policy: Policy) -> bool
 
 def psychiatric_diagnosis(record: Record, as_of: date) -> bool:
     """An active diagnosis in the F chapter of ICD-10-CM, or a psychiatric SNOMED CT concept."""
-    return any(
-        is_active(c, as_of) and codes.matches(codes.PSYCHIATRIC, c.codings, c.text)
-        for c in record.conditions
-    )
+    return bool(codes.grouped(record.conditions).matching(codes.PSYCHIATRIC, active_on=as_of))
 
 
 def _required(

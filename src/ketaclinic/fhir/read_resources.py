@@ -33,12 +33,15 @@ from ketaclinic.fhir.errors import Place
 from ketaclinic.fhir.values import (
     child,
     children,
+    codes_in,
     codings,
     concept_text,
     day_of,
     first_child,
     first_code,
     integer,
+    json_text,
+    keep,
     moment_of,
     number,
     text,
@@ -166,12 +169,27 @@ def _ingredient(codes: tuple[Coding, ...], names: list[str]) -> str | None:
     return None
 
 
-def _dose(
-    dosage: JSON | None, place: Place, field: str
-) -> tuple[float | None, float | None, int | None, float | None, str | None]:
-    """Dose in mg, dose in units, frequency, period, period unit."""
+# Dose in mg, dose in units, frequency, period, period unit.
+_Dose = tuple[float | None, float | None, int | None, float | None, str | None]
+# A population repeats the same few dosages ("300 mg once a day"): each is read once and kept by
+# its JSON text (see values.json_text), at most values.TEXTS_KEPT of them.
+_doses_read: dict[bytes, _Dose] = {}
+
+
+def _dose(dosage: JSON | None, place: Place, field: str) -> _Dose:
     if dosage is None:
         return None, None, None, None, None
+    written = json_text(dosage)
+    if written is None:
+        return _read_dose(dosage, place, field)
+    known = _doses_read.get(written)
+    if known is None:
+        # Read (or refused, naming the field) before anything is kept.
+        known = keep(_doses_read, written, _read_dose(dosage, place, field))
+    return known
+
+
+def _read_dose(dosage: JSON, place: Place, field: str) -> _Dose:
     dose_mg = dose_units = None
     rate = first_child(dosage, "doseAndRate", place, f"{field}.doseAndRate")
     quantity = (
@@ -220,6 +238,8 @@ def _outcome(concepts: list[JSON], place: Place, field: str) -> tuple[str | None
 
     Source: spec/screening.md, "Outcome of a trial".
     """
+    if not concepts:
+        return None, None
     coded = [codings(concept, place, field) for concept in concepts]
     for codes in coded:
         for coding in codes:
@@ -294,8 +314,7 @@ def read_medication(resource: JSON, ref: str, place: Place, lookup: MedicationLo
 
 
 def _loinc_codes(concept: JSON | None, place: Place, field: str) -> tuple[str, ...]:
-    codes = (c.code for c in codings(concept, place, field) if c.system == LOINC)
-    return tuple(dict.fromkeys(codes))
+    return codes_in(concept, LOINC, place, field)
 
 
 def _value(element: JSON, place: Place, field: str) -> float | None:
@@ -364,7 +383,12 @@ def read_observation(resource: JSON, ref: str, place: Place) -> Observation:
             components.append(Component(codes[0], _value(part, place, field)))
     observed = _loinc_codes(child(resource, "code", place, "code"), place, "code")
     answers = codings(coded, place, "valueCodeableConcept")
-    value = _value(resource, place, "")
+    # _value(resource, place, ""), with the quantity already found.
+    value = (
+        number(resource, "valueInteger", place, "valueInteger")
+        if quantity is None
+        else number(quantity, "value", place, "valueQuantity.value")
+    )
     return Observation(
         ref=ref,
         codes=observed,

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from ketaclinic.clinical.facts import Coding, Moment
 from ketaclinic.fhir.errors import Place
+
+_Key = TypeVar("_Key")
+_Read = TypeVar("_Read")
 
 _DATE_TIME = re.compile(
     r"(\d{4})(?:-(\d{2})(?:-(\d{2})"
@@ -44,7 +47,8 @@ def children(value: dict[str, Any], key: str, place: Place, field: str) -> list[
     found = value.get(key)
     if found is None:
         return []
-    if not isinstance(found, list) or not all(isinstance(item, dict) for item in found):
+    # dict.__instancecheck__ is isinstance(item, dict), mapped in C rather than a generator.
+    if not isinstance(found, list) or not all(map(dict.__instancecheck__, found)):
         raise place.fail(field, "expected a list of objects")
     return found
 
@@ -102,17 +106,82 @@ def _day(parts: re.Match[str], place: Place, field: str) -> date:
         raise place.fail(field, f"not a valid date ({parts.group(0)!r})") from None
 
 
+# A population repeats the same days and times (a blood pressure's two readings, a year of visits
+# on the same days): each text is read once and its day or moment kept by the text, which names
+# the same value (only a plain ``str``; a refused text is refused again each time, at its own
+# place). At most TEXTS_KEPT are kept, then all are forgotten, so that memory stays bounded.
+TEXTS_KEPT = 16384
+_days_read: dict[str, date] = {}
+_moments_read: dict[str, Moment] = {}
+# A full dateTime is seldom repeated whole, but its day and its time of day (with its zone) are:
+# the time of day ("T08:30:00Z") -> how long after midnight of its day the instant is, in UTC.
+_clocks_read: dict[str, timedelta] = {}
+
+
+def keep(kept: dict[_Key, _Read], key: _Key, read: _Read, limit: int = TEXTS_KEPT) -> _Read:
+    """``read`` kept under ``key``; past ``limit`` readings all are forgotten (bounded memory)."""
+    if len(kept) >= limit:
+        kept.clear()
+    kept[key] = read
+    return read
+
+
 def day_of(value: dict[str, Any], key: str, place: Place, field: str) -> date | None:
     """The calendar day of a date or dateTime, as written; a partial date is its first day."""
+    written = value.get(key)
+    if type(written) is str:
+        known = _days_read.get(written)
+        if known is None and written[10:11] == "T" and written[10:] in _clocks_read:
+            known = _days_read.get(written[:10])
+        if known is not None:
+            return known
     parts = _parts(value, key, place, field)
-    return None if parts is None else _day(parts, place, field)
+    if parts is None:
+        return None
+    found = _day(parts, place, field)
+    if type(written) is str:
+        keep(_days_read, written, found)
+    return found
 
 
 def moment_of(value: dict[str, Any], key: str, place: Place, field: str) -> Moment | None:
     """A date, dateTime or instant: its day as written and its instant in naive UTC."""
+    written = value.get(key)
+    if type(written) is str:
+        known = _moments_read.get(written)
+        if known is None and written[10:11] == "T":
+            known = _moment_of_parts_read(written)
+        if known is not None:
+            return known
     parts = _parts(value, key, place, field)
     if parts is None:
         return None
+    found = _moment(parts, place, field)
+    if type(written) is str:
+        keep(_moments_read, written, found)
+        if parts.group(4) is not None:
+            # Written as day, "T", time of day: the day is its first ten characters.
+            keep(_days_read, written[:10], found.day)
+            keep(_clocks_read, written[10:], found.at - _midnight(found.day))
+    return found
+
+
+def _moment_of_parts_read(written: str) -> Moment | None:
+    """The moment of a dateTime whose day and time of day were both read before, else None."""
+    day = _days_read.get(written[:10])
+    after = _clocks_read.get(written[10:])
+    if day is None or after is None:
+        return None
+    found = Moment(day, _midnight(day) + after)
+    keep(_moments_read, written, found)
+    return found
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day)
+
+
+def _moment(parts: re.Match[str], place: Place, field: str) -> Moment:
     day = _day(parts, place, field)
     hour, minute, second, fraction, zone = parts.group(4, 5, 6, 7, 8)
     if hour is None:
@@ -141,6 +210,8 @@ def moment_of(value: dict[str, Any], key: str, place: Place, field: str) -> Mome
 # At most _CODINGS_KEPT are kept, then all are forgotten, so that memory stays bounded.
 _CODINGS_KEPT = 4096
 _codings_read: dict[bytes, tuple[Coding, ...]] = {}
+# The codes of one system in such a list, by (system, JSON text), bounded the same way.
+_codes_read: dict[tuple[str, bytes], tuple[str, ...]] = {}
 _JSON_ONLY = (
     orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_DATACLASS
@@ -148,25 +219,62 @@ _JSON_ONLY = (
 )
 
 
+def json_text(value: object) -> bytes | None:
+    """The JSON text of decoded JSON, to keep what was read from it by: the same text is the
+    same value. None when the text could name another value too: no text for a Python value
+    JSON has not (a str subclass, a datetime...), and none with ``null``, as orjson writes NaN
+    and infinities so."""
+    try:
+        written = orjson.dumps(value, option=_JSON_ONLY)
+    except orjson.JSONEncodeError:
+        return None
+    return None if b"null" in written else written
+
+
+def _json_text(concept: dict[str, Any]) -> bytes | None:
+    """The JSON text of a concept's ``coding`` list, None when it is not a plain JSON list."""
+    listed = concept.get("coding")
+    return json_text(listed) if type(listed) is list else None
+
+
 def codings(concept: dict[str, Any] | None, place: Place, field: str) -> tuple[Coding, ...]:
     """The codings of a CodeableConcept that carry a code (a system may be absent: "")."""
     if concept is None:
         return ()
-    listed = concept.get("coding")
-    if type(listed) is not list:
+    written = _json_text(concept)
+    if written is None:
         return _read_codings(concept, place, field)
-    try:
-        written = orjson.dumps(listed, option=_JSON_ONLY)
-    except orjson.JSONEncodeError:
-        return _read_codings(concept, place, field)
+    return _codings_kept(written, concept, place, field)
+
+
+def _codings_kept(
+    written: bytes, concept: dict[str, Any], place: Place, field: str
+) -> tuple[Coding, ...]:
     known = _codings_read.get(written)
     if known is None:
         # Read (or refused, naming the field) before anything is kept.
-        known = _read_codings(concept, place, field)
-        if len(_codings_read) >= _CODINGS_KEPT:
-            _codings_read.clear()
-        _codings_read[written] = known
+        known = keep(_codings_read, written, _read_codings(concept, place, field), _CODINGS_KEPT)
     return known
+
+
+def codes_in(
+    concept: dict[str, Any] | None, system: str, place: Place, field: str
+) -> tuple[str, ...]:
+    """The codes of ``system`` among ``codings(concept)``, each once, in their order."""
+    if concept is None:
+        return ()
+    written = _json_text(concept)
+    if written is None:
+        return _distinct_codes(_read_codings(concept, place, field), system)
+    known = _codes_read.get((system, written))
+    if known is None:
+        found = _distinct_codes(_codings_kept(written, concept, place, field), system)
+        known = keep(_codes_read, (system, written), found, _CODINGS_KEPT)
+    return known
+
+
+def _distinct_codes(found: tuple[Coding, ...], system: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(coding.code for coding in found if coding.system == system))
 
 
 def _read_codings(concept: dict[str, Any], place: Place, field: str) -> tuple[Coding, ...]:
