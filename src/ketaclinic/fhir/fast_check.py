@@ -349,7 +349,12 @@ def _all_remembered_fit(elements: tuple[_Element, ...], values: tuple[Any, ...])
 
 def _fits_each(shape: _Shape, value: object) -> bool:
     """``fits`` for a type without required or choice elements (Coding, Quantity,
-    Reference...): small objects, for which a plain loop is quicker than a look-up."""
+    Reference...): small objects, for which a plain loop is quicker than a look-up.
+
+    The loop over one element's values is written out here as in ``_fits_by_names``, not
+    shared: a shared function (or ``all`` over a generator) costs two more Python frames per
+    level of nesting, and the proof must reach as deep as JSON is read (a hostile bundle nests
+    extensions ~1,000 deep, where R4B itself fails with RecursionError; test_fast_check.py)."""
     if type(value) is not dict or not value:
         return False
     elements = shape.elements
