@@ -119,3 +119,26 @@ def test_each_refusal_names_its_own_entry_and_type() -> None:
     assert _refusal(read_bundle_object, _bundle(observation, observation)).startswith(
         "entry 1 (Observation): subject.reference:"
     )
+
+
+def test_a_resource_too_deep_for_r4b_is_refused_not_a_crash() -> None:
+    """Extensions nested 300 deep (JSON 600 levels, which orjson reads) in a Condition that the
+    fast check cannot prove (its clinicalStatus is a number): R4B's own recursion gives out, and
+    the bundle is refused naming the entry, as bad input (CLI exit 2, cohort: a refused patient)."""
+    extension = '{"url":"http://x","valueString":"v"}'
+    for _ in range(300):
+        extension = '{"url":"http://x","extension":[' + extension + "]}"
+    condition = (
+        '{"resourceType":"Condition","id":"c","subject":{"reference":"Patient/p1"},'
+        '"code":{"text":"x"},"clinicalStatus":12,"extension":[' + extension + "]}"
+    )
+    data = (
+        '{"resourceType":"Bundle","type":"collection","entry":[{"resource":'
+        + orjson.dumps(PATIENT).decode()
+        + '},{"resource":'
+        + condition
+        + "}]}"
+    ).encode()
+    assert _refusal(read_bundle, data) == (
+        "entry 1 (Condition): nested too deeply to be checked as R4"
+    )

@@ -245,6 +245,11 @@ def _validate(entry: _Entry, model: Any = None) -> None:
         (model or _MODELS[entry.place.resource_type]).model_validate(entry.resource)
     except pydantic.ValidationError as error:
         raise from_validation(entry.place, error.errors(include_url=False)) from None
+    except RecursionError:
+        # R4B recurses once per level and gives up some 300 levels down, where JSON (read up
+        # to 1,024 levels) still goes on: a resource that deep cannot be checked, so it is
+        # refused as input, not answered with a crash.
+        raise entry.place.fail("", "nested too deeply to be checked as R4") from None
 
 
 def check_resource(index: int, resource: JSON) -> None:
