@@ -108,18 +108,14 @@ def planned_count(expected_lines: int, expected_bytes: int, limit: Limit) -> int
     return max(1, min(MAX_PARTITIONS, _needed(expected_lines, expected_bytes, limit)))
 
 
-def _slot(key: str, count: int, salt: int) -> int:
-    # crc32, not hash(): Python salts str hashes per process, and workers must agree.
-    return zlib.crc32(f"{salt}:{key}".encode()) % count
-
-
 def _safe(key: str) -> bytes:
     return key.replace("\t", " ").replace("\n", " ").encode()
 
 
 def _salted(salt: int) -> int:
-    """The crc32 of the salt's prefix, which ``zlib.crc32`` continues over a key: the same slot
-    as ``_slot``, without building the salted text for every line."""
+    """The crc32 of the salt's prefix, which ``zlib.crc32`` then continues over each key: the
+    slot of a key is crc32("salt:key") modulo the count, without building that text per line.
+    crc32, not hash(): Python salts str hashes per process, and processes must agree."""
     return zlib.crc32(f"{salt}:".encode())
 
 
