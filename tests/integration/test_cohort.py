@@ -441,6 +441,61 @@ def _spark_ready() -> str | None:
     return None
 
 
+def _ndjson(path: Path, resources: list[dict[str, Any]]) -> None:
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in resources))
+
+
+def _medication(ident: str, text: str) -> dict[str, Any]:
+    return {"resourceType": "Medication", "id": ident, "code": {"text": text}}
+
+
+def _naming(kind: str, ident: str, patient: str, medication: str) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": kind,
+        "id": ident,
+        "status": "active",
+        "medicationReference": {"reference": f"Medication/{medication}"},
+        "subject": {"reference": f"Patient/{patient}"},
+    }
+    if kind == "MedicationRequest":
+        resource |= {"intent": "order", "authoredOn": "2026-10-01"}
+    else:
+        resource["effectivePeriod"] = {"start": "2026-01-01"}
+    return resource
+
+
+def _write_shared_medications(folder: Path) -> None:
+    """Patients who depend on shared Medications (the synthetic population names none): two
+    naming one Medication, one naming a Medication the export lacks, and one naming an id the
+    export writes twice, an SSRI and then an MAOI: the later line is the one a bundle keeps."""
+    patients = ["shared-a", "shared-b", "shared-c", "shared-d"]
+    _ndjson(
+        folder / "Patient.ndjson",
+        [{"resourceType": "Patient", "id": p, "birthDate": "1980-05-01"} for p in patients],
+    )
+    _ndjson(
+        folder / "Medication.ndjson",
+        [
+            _medication("twice", "sertraline 50 MG Oral Tablet"),
+            _medication("maoi", "phenelzine 15 MG Oral Tablet"),
+            _medication("twice", "tranylcypromine 10 MG Oral Tablet"),
+        ],
+    )
+    _ndjson(
+        folder / "MedicationStatement.ndjson",
+        [
+            _naming("MedicationStatement", "ms-a", "shared-a", "maoi"),
+            _naming("MedicationStatement", "ms-b", "shared-b", "maoi"),
+            _naming("MedicationStatement", "ms-b2", "shared-b", "maoi"),
+            _naming("MedicationStatement", "ms-c", "shared-c", "absent"),
+        ],
+    )
+    _ndjson(
+        folder / "MedicationRequest.ndjson",
+        [_naming("MedicationRequest", "mr-d", "shared-d", "twice")],
+    )
+
+
 # Starting a JVM and Spark on a loaded two-core machine took close to the default 120 s.
 @pytest.mark.timeout(300)
 def test_spark_and_local_engines_agree(tmp_path: Path) -> None:
@@ -455,14 +510,21 @@ def test_spark_and_local_engines_agree(tmp_path: Path) -> None:
     write_population(folder, 40, seed=33, compress=True)
     with gzip.open(folder / "Condition.ndjson.gz", "ab") as handle:
         handle.write(b"{not json\n")
+    # One export for both cases: each start of Spark costs half a minute.
+    _write_shared_medications(folder)
     local, local_summary = _run(folder)
     spark: dict[str, Row] = {}
     summary = screen_with_spark(
         folder, SETTINGS, lambda row: spark.__setitem__(row.patient, row), "local[2]"
     )
-    assert len(local) == 40
+    assert len(local) == 44
     assert spark == local
+    # The shared Medications reached their patients: an ongoing MAOI is an interaction.
+    for patient in ("shared-a", "shared-b", "shared-d"):
+        assert "interaction:maoi" in local[f"Patient/{patient}"].findings.split(";")
+    assert "interaction:maoi" not in local["Patient/shared-c"].findings.split(";")
     assert summary.decisions == local_summary.decisions
+    assert summary.patients_refused == local_summary.patients_refused == 0
     assert summary.skipped == local_summary.skipped == {"not JSON": 1}
     assert summary.skipped_shown == local_summary.skipped_shown
     assert summary.ignored == local_summary.ignored
