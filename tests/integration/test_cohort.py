@@ -390,6 +390,48 @@ def test_the_three_formats_hold_the_same_rows(
     assert sorted(r["patient"] for r in tables["csv"]) == sorted(rows)
 
 
+def _screen_into(folder: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = cli.main(["cohort", "screen", str(folder), "--as-of", AS_OF, "--out", str(out)])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["Patient.ndjson", "rows.ndjson"])
+def test_a_result_the_export_would_read_is_refused(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """Written into the export's folder as .ndjson, the result would replace an input file, or
+    be read as one by the next run: refused before anything is written."""
+    folder = tmp_path / "export"
+    shutil.copytree(export, folder)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    code, err = _screen_into(folder, folder / name, capsys)
+    assert code == 2
+    assert "would be read as part of it" in err
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_a_result_beside_the_export_in_another_format_is_written(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "export"
+    shutil.copytree(export, folder)
+    code, _ = _screen_into(folder, folder / "rows.csv", capsys)
+    assert code == 0
+    assert len((folder / "rows.csv").read_text().splitlines()) == PATIENTS + 1
+
+
+def test_a_failed_run_leaves_the_earlier_result_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "rows.csv"
+    out.write_text("an earlier run's rows\n")
+    code, err = _screen_into(tmp_path / "no-such-export", out, capsys)
+    assert code == 2
+    assert "no such folder" in err
+    assert out.read_text() == "an earlier run's rows\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.csv"]
+
+
 @pytest.mark.parametrize(
     ("setup", "args", "words"),
     [

@@ -28,7 +28,7 @@ from rich.text import Text
 
 from ketaclinic.cohort import local_engine, row_files, spark_engine
 from ketaclinic.cohort import synth as synth_module
-from ketaclinic.cohort.export_files import ExportError
+from ketaclinic.cohort.export_files import ExportError, read_as_export
 from ketaclinic.cohort.partitions import Limit
 from ketaclinic.cohort.patient_rows import Settings
 from ketaclinic.cohort.summary import Summary
@@ -101,6 +101,8 @@ def screen_cohort(
         row_files.format_of(out)
     except ValueError as error:
         raise _bad(f"--out {error}") from None
+    if read_as_export(out, folder):
+        raise _bad(f"--out {out}: it is in the export's folder and would be read as part of it")
     settings = Settings(route, _day(as_of, date.today()), _policy(policy))
     # Python holds a line in about three times its size; the rest is for the engine.
     budget = memory_mb * 2**20 // 3
@@ -126,10 +128,8 @@ def screen_cohort(
                     folder, settings, write, options, on_total, on_done
                 )
     except ExportError as error:
-        out.unlink(missing_ok=True)
         raise _bad(str(error)) from None
     except spark_engine.SparkUnavailable as error:
-        out.unlink(missing_ok=True)
         raise _bad(f"--engine spark: {error}") from None
     except OSError as error:
         raise _bad(f"{error.filename or out}: {error.strerror or error}") from None

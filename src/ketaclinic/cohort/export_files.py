@@ -75,13 +75,20 @@ class Ignored:
 Read = Line | Skipped | Catalogue | Ignored
 
 
+# The files of an export folder that are read: Bulk Data's NDJSON, plain or gzipped.
+EXPORT_ENDINGS = (".ndjson", ".ndjson.gz")
+
+
+def read_as_export(path: Path, folder: Path) -> bool:
+    """Would ``path`` be read as one of the files of the export in ``folder``?"""
+    return path.name.endswith(EXPORT_ENDINGS) and path.parent.resolve() == folder.resolve()
+
+
 def export_files(folder: Path) -> list[Path]:
     """The NDJSON files of an export, in name order; ExportError when there is nothing to read."""
     if not folder.is_dir():
         raise ExportError(f"{folder}: no such folder")
-    files = sorted(
-        p for p in folder.iterdir() if p.is_file() and p.name.endswith((".ndjson", ".ndjson.gz"))
-    )
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(EXPORT_ENDINGS))
     if not files:
         raise ExportError(f"{folder}: no .ndjson or .ndjson.gz files")
     # Bulk Data names a file by its type: Patient.ndjson, Patient.000.ndjson, 1.Patient.ndjson.

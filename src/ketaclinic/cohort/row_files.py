@@ -1,12 +1,18 @@
 """The cohort's result file: one row per patient, as CSV, Parquet or NDJSON by its extension.
 
 Rows are written as they come (Parquet in row groups), so the file does not wait in memory.
+They go to a hidden file beside the result, which takes the result's name only once every row
+is written: a run that fails or is stopped leaves no half file, and the result of an earlier
+run with the same name stays as it was. Like that hidden file, the result can be read by its
+owner only: it names patients and what was found in their records.
 """
 
 from __future__ import annotations
 
 import csv
 import importlib
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,11 +90,23 @@ def _parquet(path: Path) -> Iterator[RowSink]:
 
 @contextmanager
 def row_file(path: Path) -> Iterator[RowSink]:
-    """A writer of rows into ``path``, in the format its extension names."""
+    """A writer of rows into ``path``, in the format its extension names; ``path`` is written
+    when the block ends without an error, and left as it was otherwise."""
     kind = format_of(path)
     opener = {"csv": _csv, "ndjson": _ndjson, "parquet": _parquet}[kind]
-    with opener(path) as write:
-        yield write
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    except OSError as error:
+        # Named by the result asked for, not by the hidden file's made-up name.
+        raise OSError(error.errno, error.strerror, str(path)) from None
+    os.close(handle)
+    partial = Path(name)
+    try:
+        with opener(partial) as write:
+            yield write
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
