@@ -167,3 +167,42 @@ def test_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert len(_lines(out, "Patient")) == 3
     assert cli.main(["synth", "--patients", "-1", "--out", str(out)]) == 2
     assert "--patients" in capsys.readouterr().err
+
+
+def _synth(out: Path, *args: str) -> int:
+    return cli.main(["synth", "--patients", "3", "--out", str(out), *args])
+
+
+def test_an_earlier_export_in_the_folder_is_refused_not_mixed_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Written over a gzipped export, a plain one would leave the .gz files beside it, and the
+    cohort would read the two populations as one: refused, and nothing is touched."""
+    out = tmp_path / "export"
+    assert _synth(out, "--gzip", "--seed", "1") == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert _synth(out, "--seed", "2") == 2
+    err = capsys.readouterr().err
+    assert "already holds an export" in err
+    assert "--replace" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_replace_removes_the_earlier_export_and_nothing_else(tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    assert _synth(out, "--gzip", "--seed", "1") == 0
+    (out / "notes.txt").write_text("the clinic's own notes")
+    assert _synth(out, "--seed", "2", "--replace") == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([f"{kind}.ndjson" for kind in RESOURCE_TYPES] + ["notes.txt"])
+    assert (out / "notes.txt").read_text() == "the clinic's own notes"
+    assert len(_lines(out, "Patient")) == 3
+
+
+def test_an_empty_folder_is_written_into(tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    out.mkdir()
+    (out / "README.txt").write_text("not part of an export")
+    assert _synth(out) == 0
+    assert len(_lines(out, "Patient")) == 3

@@ -28,7 +28,7 @@ from rich.text import Text
 
 from ketaclinic.cohort import local_engine, row_files, spark_engine
 from ketaclinic.cohort import synth as synth_module
-from ketaclinic.cohort.export_files import ExportError, read_as_export
+from ketaclinic.cohort.export_files import ExportError, export_files_in, read_as_export
 from ketaclinic.cohort.partitions import Limit
 from ketaclinic.cohort.patient_rows import Settings
 from ketaclinic.cohort.summary import Summary
@@ -180,13 +180,26 @@ def synth(
         str | None, typer.Option("--as-of", help="the date the records run up to")
     ] = None,
     gzip: Annotated[bool, typer.Option("--gzip", help="write .ndjson.gz")] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="remove the NDJSON files already in --out first")
+    ] = False,
 ) -> None:
     """Write a synthetic population as FHIR Bulk Data NDJSON, one file per resource type."""
     if patients < 0:
         raise _bad(f"--patients: {patients} is not a number of patients")
     day = _day(as_of, synth_module.DEFAULT_AS_OF)
+    # Written over an earlier export, the files it has and this one has not (its .gz files, say)
+    # would be read with the new ones as one population.
+    earlier = export_files_in(out) if out.is_dir() else []
+    if earlier and not replace:
+        raise _bad(
+            f"--out {out} already holds an export ({len(earlier)} files, {earlier[0].name} "
+            "first): write into an empty folder, or add --replace to remove those files first"
+        )
     console = Console(stderr=True)
     try:
+        for path in earlier:
+            path.unlink()
         with _progress(console) as progress:
             task = progress.add_task("writing", total=patients)
             counts = synth_module.write_population(

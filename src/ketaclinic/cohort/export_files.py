@@ -84,11 +84,16 @@ def read_as_export(path: Path, folder: Path) -> bool:
     return path.name.endswith(EXPORT_ENDINGS) and path.parent.resolve() == folder.resolve()
 
 
+def export_files_in(folder: Path) -> list[Path]:
+    """The files of ``folder`` an export is read from, in name order (none is an empty list)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(EXPORT_ENDINGS))
+
+
 def export_files(folder: Path) -> list[Path]:
     """The NDJSON files of an export, in name order; ExportError when there is nothing to read."""
     if not folder.is_dir():
         raise ExportError(f"{folder}: no such folder")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(EXPORT_ENDINGS))
+    files = export_files_in(folder)
     if not files:
         raise ExportError(f"{folder}: no .ndjson or .ndjson.gz files")
     # Bulk Data names a file by its type: Patient.ndjson, Patient.000.ndjson, 1.Patient.ndjson.
