@@ -206,3 +206,15 @@ def test_an_empty_folder_is_written_into(tmp_path: Path) -> None:
     (out / "README.txt").write_text("not part of an export")
     assert _synth(out) == 0
     assert len(_lines(out, "Patient")) == 3
+
+
+def test_a_population_the_disk_cannot_hold_is_refused_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 10**12 patients of some kilobytes each: petabytes, more than any disk this runs on.
+    out = tmp_path / "export"
+    assert cli.main(["synth", "--patients", str(10**12), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "GB would be written" in err
+    assert "free" in err
+    assert not out.exists()

@@ -6,6 +6,7 @@ imported when raised because ``ketaclinic.cli`` imports this module.
 
 from __future__ import annotations
 
+import shutil
 import time
 from datetime import date
 from pathlib import Path
@@ -172,6 +173,22 @@ def _more(console: Console, hidden: int) -> None:
         console.print(f"  ... and {hidden} more")
 
 
+def _room_for(out: Path, needed: int, replaced: list[Path]) -> None:
+    """Refuse a population the disk cannot hold, before writing any of it."""
+    where = out
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    try:
+        free = shutil.disk_usage(where).free + sum(p.stat().st_size for p in replaced)
+    except OSError:
+        return  # Cannot be measured: the writing itself will say what is wrong.
+    if needed > free:
+        raise _bad(
+            f"--patients: about {needed / 1e9:,.1f} GB would be written into {out}, "
+            f"and {free / 1e9:,.1f} GB is free there"
+        )
+
+
 def synth(
     out: Annotated[Path, typer.Option(help="folder to write the NDJSON files into")],
     patients: Annotated[int, typer.Option(help="how many patients")] = 1000,
@@ -197,6 +214,7 @@ def synth(
             "first): write into an empty folder, or add --replace to remove those files first"
         )
     console = Console(stderr=True)
+    _room_for(out, synth_module.bytes_needed(patients, gzip), earlier)
     try:
         for path in earlier:
             path.unlink()
