@@ -420,6 +420,32 @@ def test_a_result_beside_the_export_in_another_format_is_written(
     assert len((folder / "rows.csv").read_text().splitlines()) == PATIENTS + 1
 
 
+def test_partitions_go_to_the_scratch_folder_asked_for_and_are_removed(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    out = tmp_path / "rows.csv"
+    args = ["cohort", "screen", str(export), "--as-of", AS_OF, "--out", str(out)]
+    assert cli.main([*args, "--scratch", str(scratch)]) == 0
+    assert len(out.read_text().splitlines()) == PATIENTS + 1
+    assert list(scratch.iterdir()) == []
+    # While rows are written, the partitions being read are there.
+    seen: list[int] = []
+    screen_export(
+        export,
+        SETTINGS,
+        lambda _row: seen.append(len(list(scratch.rglob("part-*")))),
+        Options(scratch=scratch),
+    )
+    assert len(seen) == PATIENTS
+    assert seen[0] > 0
+    assert list(scratch.iterdir()) == []
+    capsys.readouterr()
+    assert cli.main([*args, "--scratch", str(tmp_path / "no-such-folder")]) == 2
+    assert "--scratch" in capsys.readouterr().err
+
+
 def test_a_failed_run_leaves_the_earlier_result_as_it_was(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

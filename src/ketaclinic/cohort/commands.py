@@ -6,6 +6,7 @@ imported when raised because ``ketaclinic.cli`` imports this module.
 
 from __future__ import annotations
 
+import errno
 import shutil
 import time
 from datetime import date
@@ -86,6 +87,13 @@ def screen_cohort(
     memory_mb: Annotated[
         int, typer.Option("--memory-mb", help="memory for grouping, per process (local)")
     ] = 512,
+    scratch: Annotated[
+        Path | None,
+        typer.Option(
+            help="folder for the temporary partitions, which need up to the export's size "
+            "unzipped (local; default: the system's temporary folder)"
+        ),
+    ] = None,
 ) -> None:
     """Screen every patient of an export; one row per patient, and a summary."""
     from ketaclinic.cli import _policy
@@ -107,7 +115,10 @@ def screen_cohort(
     settings = Settings(route, _day(as_of, date.today()), _policy(policy))
     # Python holds a line in about three times its size; the rest is for the engine.
     budget = memory_mb * 2**20 // 3
-    options = local_engine.Options(workers, Limit(max_lines=budget // 64, max_bytes=budget))
+    if scratch is not None and not scratch.is_dir():
+        raise _bad(f"--scratch: {scratch} is not a folder")
+    limit = Limit(max_lines=budget // 64, max_bytes=budget)
+    options = local_engine.Options(workers, limit, scratch)
     started = time.monotonic()
     console = Console(stderr=True)
     try:
@@ -133,7 +144,10 @@ def screen_cohort(
     except spark_engine.SparkUnavailable as error:
         raise _bad(f"--engine spark: {error}") from None
     except OSError as error:
-        raise _bad(f"{error.filename or out}: {error.strerror or error}") from None
+        hint = ""
+        if error.errno == errno.ENOSPC:
+            hint = " (the partitions need up to the export's size: another folder with --scratch?)"
+        raise _bad(f"{error.filename or out}: {error.strerror or error}{hint}") from None
     print_summary(summary, out, time.monotonic() - started, Console(highlight=False))
 
 
