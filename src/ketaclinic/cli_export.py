@@ -21,6 +21,9 @@ from ketaclinic.services.export import FHIR_BASE, export_patient
 from ketaclinic.store import db
 
 CLI = Actor.system("cli")
+# Patient numbers are database rows: 1 to PostgreSQL's INTEGER, as the API's RowId. A larger
+# number could not name a patient, and SQLite cannot even be asked for it (OverflowError).
+LARGEST_PATIENT_NUMBER = 2**31 - 1
 
 
 def _refuse(message: str) -> Exception:
@@ -39,7 +42,9 @@ def _check_writable(out: Path) -> None:
 
 
 def export(
-    patient_id: Annotated[int, typer.Argument(help="the patient's number")],
+    patient_id: Annotated[
+        int, typer.Argument(help="the patient's number", min=1, max=LARGEST_PATIENT_NUMBER)
+    ],
     out: Annotated[
         Path | None, typer.Option("--out", help="write the Bundle here (default: standard output)")
     ] = None,

@@ -666,3 +666,11 @@ def test_the_command_line_refuses_an_unknown_patient(
     assert _audit_rows(clinic) == []
     assert cli.main(["export", "1", "--out", str(tmp_path / "nowhere" / "x.json")]) == 2
     assert "no such directory" in capsys.readouterr().err
+    # Past any row number (and past what SQLite can be asked for): refused, not a crash.
+    for number in ("0", "-5", "2147483648", "99999999999999999999"):
+        assert cli.main(["export", number, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:"), err
+        assert "internal error" not in err
+    assert not out.exists()
+    assert _audit_rows(clinic) == []
