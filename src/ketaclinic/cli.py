@@ -2,7 +2,7 @@
 
 Exit status: 0 whatever the decision; 2 for the bad inputs the contract names,
 with one line on stderr; 1 for anything unexpected (a defect, logged with its
-traceback to a file named in the message).
+traceback to a file named in the message); 130 when stopped by Ctrl-C.
 """
 
 from __future__ import annotations
@@ -54,6 +54,10 @@ app.command()(backup)
 app.command()(restore)
 EXAMPLES_AS_OF = date(2026, 11, 1)
 DATE_FORM = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+# The exit status of a command stopped by Ctrl-C, as shells report it (128 + SIGINT).
+INTERRUPTED = 130
 
 
 class BadInput(Exception):
@@ -189,7 +193,8 @@ def _is_usage_error(exc: Exception) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps bad input to exit 2 and defects to exit 1, one line each on stderr."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Typer answers Ctrl-C with exit code 130 (128 + SIGINT), returned, not raised, here.
+        ended = app(args=argv, standalone_mode=False)
     except (BadInput, SecretUnreadable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -206,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    if ended == INTERRUPTED:
+        # Said on its own line: a progress bar may have been drawn on the last one.
+        print("\ninterrupted (Ctrl-C): the command did not finish", file=sys.stderr)
+        return INTERRUPTED
     return 0
 
 

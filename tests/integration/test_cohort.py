@@ -8,8 +8,10 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
@@ -127,6 +129,38 @@ def test_one_patient_through_the_installed_command(export: Path, tmp_path: Path)
     )
     rows, _ = _run(export)
     assert rows[key].as_dict() == _expected_row(json.loads(done.stdout))
+
+
+def test_ctrl_c_stops_the_run_with_130_and_leaves_nothing(tmp_path: Path) -> None:
+    """Through the installed command, with workers: Ctrl-C (SIGINT) once the partitions are
+    being written. Typer turns it into a returned 130, which was lost: the run "succeeded"."""
+    folder = tmp_path / "export"
+    write_population(folder, 5_000, seed=3)
+    scratch, out = tmp_path / "scratch", tmp_path / "rows.csv"
+    scratch.mkdir()
+    command = Path(sys.executable).with_name("ketaclinic")
+    args = ["cohort", "screen", str(folder), "--as-of", AS_OF, "--out", str(out)]
+    running = subprocess.Popen(
+        [str(command), *args, "--workers", "2", "--scratch", str(scratch)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Started reading once its partitions folder is there (no clock: the run's own sign).
+        while not any(scratch.iterdir()) and running.poll() is None:
+            time.sleep(0.005)
+        assert running.poll() is None, "the run ended before it could be interrupted"
+        running.send_signal(signal.SIGINT)
+        _, err = running.communicate(timeout=60)
+    finally:
+        running.kill()
+    assert running.returncode == 130, err
+    assert "interrupted" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+    assert list(tmp_path.glob(".rows.csv.*")) == []
+    assert list(scratch.iterdir()) == []
 
 
 def _corrupt_copy(source: Path, target: Path) -> Path:
