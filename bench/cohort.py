@@ -262,9 +262,11 @@ def main() -> None:
     print(f"{'patients':>9} {'lines':>9} {'floor p/s':>10} {'cohort p/s':>11} {'x floor':>8} "
           f"{'pass 1 x':>9} {'cpu x floor':>12} {'peak main MB':>13} {'peak worker MB':>15} "
           f"{'lines held':>11} {'MB held':>8}")  # fmt: skip
+    floor_each: list[float] = []
     for n in args.patients:
         out = subprocess.run([*me, "--one", str(n)], capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
+        floor_each.append(r["floor_cpu_s"] / n)
         floor_rate = n / r["floor_s"]
         rate = n / r["cohort_s"]
         print(f"{n:>9} {r['lines']:>9} {floor_rate:>10,.0f} {rate:>11,.0f} "
@@ -280,6 +282,13 @@ def main() -> None:
           f"{c['sample'] / c['baseline_s']:,.0f} p/s: "
           f"{c['baseline_s'] / c['engine_s']:.1f}x "
           f"(processor time: {c['baseline_cpu_s'] / c['engine_cpu_s']:.1f}x)")  # fmt: skip
+    # What the screening alone costs bounds the cohort from below, however fast the rest is.
+    engine_each = c["engine_cpu_s"] / c["sample"]
+    alone = engine_each / min(floor_each)
+    print(f"screening alone (decoding and engine, no grouping): {engine_each * 1e6:,.0f} us a "
+          f"patient, {alone:.1f}x the floor's {min(floor_each) * 1e6:,.0f} us (processor time); "
+          f"with {args.workers} workers the cohort cannot go below about "
+          f"{alone / args.workers:.1f}x the floor")  # fmt: skip
     print("targets: cohort <= 2x floor; >= 20x baseline; peak < 1 GB at 100,000, flat in N")
 
 

@@ -32,3 +32,4 @@ def test_a_small_run_prints_every_size_and_the_baseline() -> None:
     assert sizes == [30, 60]
     assert "sample of 20 patients" in result.stdout
     assert "fhirpathpy baseline" in result.stdout
+    assert "screening alone" in result.stdout
