@@ -230,6 +230,30 @@ def test_slices_of_a_file_read_as_the_whole_file(tmp_path: Path) -> None:
         assert [r for part in parts for r in read_slice(part)] == whole, cut
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_reading_is_reported_in_bytes_of_the_export_before_screening(
+    export: Path, workers: int
+) -> None:
+    events: list[tuple[str, int, int]] = []
+    screen_export(
+        export,
+        SETTINGS,
+        lambda _row: None,
+        Options(workers=workers, slice_bytes=20_000),
+        on_total=lambda n: events.append(("total", n, 0)),
+        on_read=lambda done, total: events.append(("read", done, total)),
+    )
+    on_disk = sum(p.stat().st_size for p in export.glob("*.ndjson"))
+    reads = [e for e in events if e[0] == "read"]
+    assert {total for _, _, total in reads} == {on_disk}
+    done = [d for _, d, _ in reads]
+    assert done == sorted(done)
+    assert done[-1] == on_disk
+    # Slices of 20 kB: the Observation file alone is read in several steps.
+    assert len(done) > len(list(export.glob("*.ndjson")))
+    assert events[-1] == ("total", PATIENTS, 0)
+
+
 def test_workers_reading_slices_report_the_same_lines(export: Path, tmp_path: Path) -> None:
     folder = _corrupt_copy(export, tmp_path / "bad")
     one, summary_one = _run(folder)

@@ -58,7 +58,8 @@ def _day(value: str | None, default: date) -> date:
 class _Rate(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text("" if speed is None else f"{speed:,.0f} patients/s")
+        unit = task.fields.get("unit", "patients")
+        return Text("" if speed is None else f"{speed:,.0f} {unit}/s")
 
 
 def _progress(console: Console) -> Progress:
@@ -123,10 +124,14 @@ def screen_cohort(
     console = Console(stderr=True)
     try:
         with row_files.row_file(out) as write, _progress(console) as progress:
-            task = progress.add_task("reading", total=None)
+            # Reading is counted in MB of the export (its size on disk), screening in patients.
+            task = progress.add_task("reading", total=None, unit="MB")
+
+            def on_read(done: int, total: int) -> None:
+                progress.update(task, completed=done / 2**20, total=max(1, total) / 2**20)
 
             def on_total(n: int) -> None:
-                progress.update(task, total=n, description="screening")
+                progress.reset(task, total=n, description="screening", unit="patients")
 
             def on_done(n: int) -> None:
                 progress.advance(task, n)
@@ -137,7 +142,7 @@ def screen_cohort(
                 )
             else:
                 summary = local_engine.screen_export(
-                    folder, settings, write, options, on_total, on_done
+                    folder, settings, write, options, on_total, on_done, on_read
                 )
     except ExportError as error:
         raise _bad(str(error)) from None

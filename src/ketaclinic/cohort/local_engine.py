@@ -1,12 +1,12 @@
 """Screen a Bulk Data export on this machine, in one process or N, with bounded memory.
 
 Pass 1 reads every line once, classifies it and appends it to a hash partition on disk
-(placing.py); with ``workers`` > 1 the files are cut into slices that the workers read at the
-same time. Pass 2 groups each partition by patient and screens every patient; with ``workers``
-> 1 the partitions are shared out among the same processes, each holding one partition at a
-time. Rows come out partition by partition, patients in key order within one; the number of
-partitions does not depend on the number of workers, so the same export and settings give the
-same file, in the same order, whatever the number of workers.
+(placing.py); the files are cut into slices, which ``workers`` > 1 read at the same time. Pass
+2 groups each partition by patient and screens every patient; with ``workers`` > 1 the
+partitions are shared out among the same processes, each holding one partition at a time. Rows
+come out partition by partition, patients in key order within one; the number of partitions
+does not depend on the number of workers, so the same export and settings give the same file,
+in the same order, whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -41,12 +41,16 @@ GZIP_RATIO = 8
 # Partitions are at least this many whatever the workers, so that several workers share the
 # work evenly and the rows come out in one order.
 MIN_PARTITIONS = 16
-# With several workers, files are cut into about this many slices per worker (none smaller
-# than SMALLEST_SLICE), so that reading is shared out evenly too.
+# Files are cut into about this many slices per worker (none smaller than SMALLEST_SLICE), so
+# that several workers share the reading evenly too; and none larger than LARGEST_SLICE, so that
+# the progress of the reading, reported slice by slice, moves in steps a person can follow.
 SLICES_PER_WORKER = 4
 SMALLEST_SLICE = 4 * 2**20
+LARGEST_SLICE = 64 * 2**20
 
 Progress = Callable[[int], None]
+# Bytes of the export read so far, and in all.
+ReadProgress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -66,12 +70,33 @@ def _expected(files: list[Path]) -> tuple[int, int]:
 
 
 def _slices(files: list[Path], size: int, options: Options) -> list[Slice]:
-    if options.workers == 1:
-        return [Slice(path) for path in files]
-    share = options.slice_bytes or max(
-        SMALLEST_SLICE, size // (SLICES_PER_WORKER * options.workers)
+    share = options.slice_bytes or min(
+        LARGEST_SLICE, max(SMALLEST_SLICE, size // (SLICES_PER_WORKER * options.workers))
     )
     return [part for path in files for part in slices(path, share)]
+
+
+def _bytes_of(part: Slice) -> int:
+    """The bytes of the file a slice covers (of a gzip file: compressed, as on disk)."""
+    try:
+        end = part.path.stat().st_size if part.end is None else part.end
+    except OSError:
+        return 0  # Its reading says what is wrong with it.
+    return max(0, end - part.start)
+
+
+def _reporting(
+    placed: Iterator[Placed], parts: list[Slice], on_read: ReadProgress | None
+) -> Iterator[Placed]:
+    """The slices' results as they come, telling ``on_read`` how much of the export is read."""
+    sizes = [_bytes_of(part) for part in parts]
+    total = sum(sizes)
+    done = 0
+    for one, size in zip(placed, sizes, strict=True):
+        done += size
+        if on_read is not None:
+            on_read(done, total)
+        yield one
 
 
 def screen_group(group: Group, settings: Settings, catalogue: MedicationCatalogue) -> Row | Refused:
@@ -174,6 +199,7 @@ def screen_export(
     options: Options = Options(),
     on_total: Progress | None = None,
     on_done: Progress | None = None,
+    on_read: ReadProgress | None = None,
 ) -> Summary:
     """Screen every patient of the export in ``folder``; rows go to ``write``.
 
@@ -189,10 +215,8 @@ def screen_export(
         count = min(MAX_PARTITIONS, max(options.min_partitions, planned))
         catalogue = MedicationCatalogue.create(Path(tmp) / "medications.sqlite")
         work = _Work(settings, options.limit, catalogue.path)
-        tasks = [
-            (part, Path(tmp) / f"slice-{i:05d}", count)
-            for i, part in enumerate(_slices(files, size, options))
-        ]
+        parts = _slices(files, size, options)
+        tasks = [(part, Path(tmp) / f"slice-{i:05d}", count) for i, part in enumerate(parts)]
         # spawn, not fork: the parent runs a progress thread, and a forked lock can hang a child.
         context = multiprocessing.get_context("spawn")
         pool = None
@@ -200,7 +224,9 @@ def screen_export(
             if options.workers > 1:
                 pool = context.Pool(options.workers, initializer=_start_worker, initargs=(work,))
             run: _Here | _Workers = _Here(work) if pool is None else _Workers(pool)
-            gathered = gather(run.place(tasks), count, summary, catalogue)
+            gathered = gather(
+                _reporting(run.place(tasks), parts, on_read), count, summary, catalogue
+            )
             catalogue.seal()
             if on_total is not None:
                 on_total(gathered.patients)
